@@ -1,0 +1,5 @@
+"""``python -m specmodel``: the same as the ``specmodel`` console script."""
+
+from specmodel.cli import main
+
+raise SystemExit(main())

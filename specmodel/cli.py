@@ -1,0 +1,24 @@
+"""The ``specmodel`` command line: one argparse subcommand per module (``add_<cmd>_parser``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from specmodel.explore_cli import add_explore_parser
+from specmodel.lint_cli import add_lint_parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="specmodel", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_explore_parser(subparsers)
+    add_lint_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; return its exit status (argparse exits 2 on usage errors)."""
+    args = build_parser().parse_args(argv)
+    status: int = args.handler(args)
+    return status

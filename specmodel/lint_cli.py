@@ -1,0 +1,133 @@
+"""The ``specmodel lint FILE.rst ...`` subcommand and its output formats (:mod:`specmodel.lint`).
+
+Text output (``--format text``, the default): one line per finding,
+``path:line: <kind>: <message>`` (kinds: ``undocumented``, ``renamed``, ``unknown-field``,
+``duplicate``), then one summary line per file, ``path: no drift; ...``,
+``path: drift (...); ...`` or ``path: not checked: malformed input at line N``. Malformed
+input is reported on stderr as ``path:line: error: <message>`` (line 0: the whole file).
+
+JSON output (``--format json``), schema ``specmodel-lint/1``::
+
+    {"schema": "specmodel-lint/1",
+     "exit": 0 | 1 | 2,                      # the largest per-file status
+     "files": [{
+        "path": str,                          # as given on the command line
+        "status": "clean" | "drift" | "error",
+        "exit": 0 | 1 | 2,
+        "header_line": int | null,            # line of the field-list header
+        "fields_documented": [str, ...],      # struct fields and role bits (current names) with
+                                              # an entry, in field_specs() order
+        "entries": [{"line": int, "names": [str, ...]}, ...],
+        "findings": [{"line": int, "kind": str, "field": str, "message": str,
+                      "rename": {"old": str, "new": str, "version": str, "note": str} | null}],
+        "error": {"line": int, "message": str} | null}]}
+
+Lines are 1-based. Keys are only ever added within a schema version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from specmodel.lint import KINDS, FileReport, error_line, exit_code, lint_files
+
+SCHEMA = "specmodel-lint/1"
+
+
+def add_lint_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
+    """Register ``lint`` on a subparsers object; the handler is ``args.handler(args)``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "lint",
+        help="check an unmodified kernel mmu.rst against the field models (read-only)",
+        description=(
+            "Compare the field list of a kernel mmu.rst ('Shadow pages contain the following "
+            "information:') with struct kvm_mmu_page and its role bits. Never executes, "
+            "evaluates or includes anything it reads. Exit 0: no drift, 1: drift, "
+            "2: unreadable or malformed input (the largest over all files)."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE.rst", help="mmu.rst files to check")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: 'path:line: kind: message' lines and a summary per file (default); "
+        "json: the specmodel-lint/1 document",
+    )
+    parser.set_defaults(handler=run_lint)
+    return parser
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    """Lint ``args.files``: report on stdout, input errors also on stderr; return the status."""
+    reports = lint_files(args.files)
+    for report in reports:
+        if report.error is not None:
+            print(error_line(report.error), file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(render_json(reports))
+    else:
+        sys.stdout.write(render_text(reports))
+    return exit_code(reports)
+
+
+def render_text(reports: Iterable[FileReport]) -> str:
+    """One ``path:line: kind: message`` line per finding, then one summary line per file.
+
+    Input errors appear only in the summary; print :func:`error_line` for them separately.
+    """
+    out: list[str] = []
+    for report in reports:
+        if report.error is not None:  # the located error itself goes to stderr (error_line)
+            out.append(f"{report.path}: not checked: malformed input at line {report.error.line}")
+            continue
+        out.extend(f"{report.path}:{f.line}: {f.kind}: {f.message}" for f in report.findings)
+        counts = [sum(1 for f in report.findings if f.kind == kind) for kind in KINDS]
+        summary = ", ".join(f"{n} {kind}" for n, kind in zip(counts, KINDS, strict=True) if n)
+        state = f"drift ({summary})" if report.findings else "no drift"
+        out.append(
+            f"{report.path}: {state}; {len(report.fields_documented)} of {report.fields_total} "
+            f"fields and role bits documented in {len(report.entries)} entries"
+        )
+    return "\n".join(out) + "\n" if out else ""
+
+
+def to_json(reports: Sequence[FileReport]) -> dict[str, object]:
+    """The ``specmodel-lint/1`` document (see the module docstring)."""
+    statuses = {0: "clean", 1: "drift", 2: "error"}
+    return {
+        "schema": SCHEMA,
+        "exit": exit_code(reports),
+        "files": [
+            {
+                "path": r.path,
+                "status": statuses[r.exit_code],
+                "exit": r.exit_code,
+                "header_line": r.header_line,
+                "fields_documented": list(r.fields_documented),
+                "entries": [{"line": e.line, "names": list(e.names)} for e in r.entries],
+                "findings": [
+                    {
+                        "line": f.line,
+                        "kind": f.kind,
+                        "field": f.field,
+                        "message": f.message,
+                        "rename": None if f.rename is None else vars(f.rename).copy(),
+                    }
+                    for f in r.findings
+                ],
+                "error": None
+                if r.error is None
+                else {"line": r.error.line, "message": r.error.message},
+            }
+            for r in reports
+        ],
+    }
+
+
+def render_json(reports: Sequence[FileReport]) -> str:
+    return json.dumps(to_json(reports), indent=2) + "\n"

@@ -1,0 +1,133 @@
+"""Kernel variants: the deliberately broken kernels (mutants) and the switches they flip.
+
+Each mutant is a small, named departure from the kernel. ``Switches`` holds one boolean
+per behaviour the model can vary; the kernel is ``Switches()``, and a mutant names the
+switches it flips. The docs' mutants page and ``specmodel claims`` read ``MUTANTS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from specmodel.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class Switches:
+    """Behaviours of the modelled kernel; the defaults are the kernel's (~v6.9, post July 2026)."""
+
+    #: kvm_mmu_zap_all_fast() callers hold kvm->slots_lock (memslot updates do).
+    slots_lock: bool = True
+    #: The fast zap makes KVM_REQ_MMU_FREE_OBSOLETE_ROOTS to every vCPU.
+    reload_request: bool = True
+    #: kvm_zap_obsolete_pages() may yield mmu_lock once a batch is done.
+    zap_yields: bool = True
+    #: for_each_valid_sp() skips obsolete pages during lookup.
+    lookup_skips_obsolete: bool = True
+    #: The generation is toggled (0 <-> 1); False increments it (ca333add6933 reverted).
+    toggle_generation: bool = True
+    #: The generation switch writes no page; False marks each page while holding the lock.
+    switch_touches_no_page: bool = True
+    #: kvm_mmu_zap_all_fast() returns only after every obsolete page is zapped.
+    zap_until_done: bool = True
+    #: New pages go to the head of active_mmu_pages (FIFO); False puts them at the tail.
+    insert_at_head: bool = True
+    #: The fast zap invalidates every TDP MMU root (kvm_tdp_mmu_invalidate_all_roots).
+    invalidate_tdp_roots: bool = True
+    #: __kvm_mmu_prepare_zap_page() keeps pages with root_count > 0 until the last put.
+    keep_pinned_pages: bool = True
+    #: Fault paths reclaim pages before the staleness check (fix 2abd5287f083).
+    reclaim_before_stale_check: bool = True
+    #: The recursive zap of parentless nested pages spares roots in use (7a2c70e777a0).
+    preserve_nested_roots: bool = True
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    summary: str  # one sentence: what it breaks
+    flips: tuple[str, ...]  # Switches fields set to False
+
+
+MUTANTS: dict[str, Mutant] = {
+    m.name: m
+    for m in (
+        Mutant(
+            "no_slots_lock",
+            "Memslot deletion calls the fast zap without holding slots_lock, so two zaps "
+            "can overlap and toggle the generation twice.",
+            ("slots_lock",),
+        ),
+        Mutant(
+            "no_reload_request",
+            "The fast zap never makes KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, so vCPUs keep "
+            "running on obsolete roots while their pages are zapped.",
+            ("reload_request",),
+        ),
+        Mutant(
+            "no_yield",
+            "kvm_zap_obsolete_pages() never drops mmu_lock, so vCPUs wait for the whole zap.",
+            ("zap_yields",),
+        ),
+        Mutant(
+            "reuse_obsolete_pages",
+            "Lookup does not skip obsolete pages, so an obsolete page can be linked again.",
+            ("lookup_skips_obsolete",),
+        ),
+        Mutant(
+            "counter_generation",
+            "The generation is incremented instead of toggled, so it leaves {0, 1}.",
+            ("toggle_generation",),
+        ),
+        Mutant(
+            "mark_pages_on_switch",
+            "The generation switch walks active_mmu_pages and marks every page invalid "
+            "while holding mmu_lock, instead of touching no page.",
+            ("switch_touches_no_page",),
+        ),
+        Mutant(
+            "early_return",
+            "kvm_zap_obsolete_pages() returns after the first batch instead of yielding "
+            "and going on, so obsolete pages outlive the fast zap.",
+            ("zap_until_done",),
+        ),
+        Mutant(
+            "insert_at_tail",
+            "New pages are added at the tail of active_mmu_pages, breaking the FIFO order "
+            "that lets the zap stop at the first valid page.",
+            ("insert_at_head",),
+        ),
+        Mutant(
+            "no_tdp_root_invalidation",
+            "The fast zap skips kvm_tdp_mmu_invalidate_all_roots(), so TDP MMU pages "
+            "survive it (they have no generation to go stale).",
+            ("invalidate_tdp_roots",),
+        ),
+        Mutant(
+            "free_pinned_pages",
+            "__kvm_mmu_prepare_zap_page() puts pages with root_count > 0 on the invalid "
+            "list, so kvm_mmu_commit_zap_page() frees roots that vCPUs still hold.",
+            ("keep_pinned_pages",),
+        ),
+        Mutant(
+            "pre_2abd5287f083",
+            "The kernel from v5.9 until July 2026: the fault path checks its root for "
+            "staleness before reclaiming pages under the page budget (CVE-2026-64561). "
+            "The companion fix 7a2c70e777a0 is absent too unless fix_7a2c70e777a0=1.",
+            ("reclaim_before_stale_check", "preserve_nested_roots"),
+        ),
+    )
+}
+
+
+def switches_for(mutants: Iterable[str]) -> Switches:
+    """The switches of the kernel with ``mutants`` applied; unknown names raise."""
+    flips: dict[str, bool] = {}
+    for name in mutants:
+        mutant = MUTANTS.get(name)
+        if mutant is None:
+            raise UnknownNameError("mutant", name, MUTANTS)
+        flips.update(dict.fromkeys(mutant.flips, False))
+    return dataclasses.replace(Switches(), **flips)

@@ -1,0 +1,74 @@
+"""How a thread program steps: helpers shared by the zapper and vCPU programs.
+
+A program is a function ``step(state, tid, cfg) -> list[Successor]``; an empty list means
+the thread cannot run now (blocked or finished). Each successor carries the label the
+trace shows: the kernel function and what it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from specmodel.config import Config
+from specmodel.errors import UseAfterFree
+from specmodel.locks import LockStep, mmu_lock, mmu_lock_step, slots_lock, slots_lock_step
+from specmodel.state import State, Work
+
+#: pc of a thread that crashed the host (a use-after-free): it never runs again.
+PC_CRASHED = -1
+
+
+class Successor(NamedTuple):
+    label: str
+    state: State
+
+
+Program = Callable[[State, int, Config], list[Successor]]
+
+
+def run(state: State, tid: int, label: str, body: Callable[[Work], str | None]) -> Successor:
+    """Apply ``body`` to a working copy; it may return extra text for the label. A
+    use-after-free inside ``body`` ends the thread with the hazard recorded."""
+    w = Work(state, tid)
+    try:
+        extra = body(w)
+    except UseAfterFree as exc:
+        t = w.threads[tid]
+        w.threads[tid] = (PC_CRASHED, *t[1:])
+        return Successor(f"{label}: USE-AFTER-FREE ({exc})", w.freeze())
+    return Successor(f"{label}{': ' + extra if extra else ''}", w.freeze())
+
+
+def lock_mmu(
+    state: State, tid: int, write: bool, then: Callable[[Work], None], what: str = ""
+) -> list[Successor]:
+    """A step that takes ``mmu_lock`` (running ``then`` once it is held) or starts waiting."""
+    step = mmu_lock_step(state.vm, tid, write)
+    if step is LockStep.BLOCKED:
+        return []
+    name = f"{'write' if write else 'read'}_lock(&kvm->mmu_lock)"
+    if what:
+        name = f"{what}: {name}"
+
+    def body(w: Work) -> str | None:
+        if mmu_lock(w, tid, write):
+            then(w)
+            return None
+        return "waits"
+
+    return [run(state, tid, name, body)]
+
+
+def lock_slots(state: State, tid: int, then: Callable[[Work], None]) -> list[Successor]:
+    step = slots_lock_step(state.vm, tid)
+    if step is LockStep.BLOCKED:
+        return []
+
+    def body(w: Work) -> str | None:
+        if slots_lock(w, tid):
+            then(w)
+            return None
+        return "waits"
+
+    return [run(state, tid, "mutex_lock(&kvm->slots_lock)", body)]

@@ -1,0 +1,396 @@
+"""Nested paging under the page budget: the ``page_reclaim`` scenario (FACTS H).
+
+L0 runs on EPT/NPT (``tdp_enabled``) and one VM's vCPUs run an L1 guest that uses nested
+paging, so KVM shadows L1's tables with ``role.guest_mode`` pages. The guest's actions are
+free choices within the bounds: load a nested root of any allowed level at any gfn
+(``kvm_mmu_new_pgd``), drop the root, or take a nested fault that walks any path of gfns.
+KVM does the rest: ``kvm_mmu_load`` and the fault paths call ``make_mmu_pages_available``,
+which may reclaim the oldest pages, recursively zapping parentless nested pages.
+Simplifications: root levels are scaled down (2 and 3 stand for 4 and 5), one SPTE per gfn,
+no write-protection, unsync or leaf SPTEs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+
+from specmodel.config import Config
+from specmodel.locks import mmu_unlock
+from specmodel.mmu import (
+    MODE_IN_GUEST,
+    MODE_OUTSIDE,
+    REQ_FREE_OBSOLETE_ROOTS,
+    is_obsolete,
+    kvm_mmu_commit_zap_page,
+    kvm_mmu_get_shadow_page,
+    link_shadow_page,
+    make_mmu_pages_available,
+    mmu_free_root_page,
+)
+from specmodel.mutants import Switches
+from specmodel.program import Program, Successor, lock_mmu, run
+from specmodel.scenarios import Param, ParamValue, Scenario
+from specmodel.state import NO_PAGE, State, VmState, Work, role_word
+
+# vCPU locals: (pc, mode, requests, root, steps left, wait, eptp, arg)
+V_PC, V_MODE, V_REQ, V_ROOT, V_STEPS, V_WAIT, V_EPTP, V_ARG = range(8)
+(
+    CHECK,
+    FREE_LOCK,
+    FREE,
+    LOAD_LOCK,
+    LOAD,
+    ENTER,
+    GUEST,
+    PGD_LOCK,
+    PGD,
+    FAULT_LOCK,
+    RECLAIM,
+    STALE,
+    MAP,
+    DONE,
+) = range(14)
+NO_EPTP = -1
+
+
+def _eptp(level: int, gfn: int) -> int:
+    return level * 64 + gfn
+
+
+def nested_role(level: int) -> int:
+    """Role of a shadow-EPT page for L2 (``kvm_calc_shadow_ept_root_page_role``)."""
+    return role_word(level, direct=False, guest_mode=True, ept=True)
+
+
+def _set(w: Work, tid: int, **kw: int) -> None:
+    v = list(w.threads[tid])
+    for key, value in kw.items():
+        v[_INDEX[key]] = value
+    w.threads[tid] = tuple(v)
+
+
+def _goto(tid: int, **kw: int) -> Callable[[Work], None]:
+    return lambda w: _set(w, tid, **kw)
+
+
+_INDEX = {
+    "pc": V_PC,
+    "mode": V_MODE,
+    "req": V_REQ,
+    "root": V_ROOT,
+    "steps": V_STEPS,
+    "wait": V_WAIT,
+    "eptp": V_EPTP,
+    "arg": V_ARG,
+}
+
+
+class _Guest:
+    """The free choices of the L1 guest, fixed by the scenario's bounds."""
+
+    def __init__(self, gfns: int, levels: tuple[int, ...]) -> None:
+        self.gfns = gfns
+        self.levels = levels
+        self.paths = {lvl: tuple(itertools.product(range(gfns), repeat=lvl - 1)) for lvl in levels}
+
+
+def _encode_path(path: tuple[int, ...]) -> int:
+    code = 0
+    for g in path:
+        code = code * 16 + g + 1
+    return code
+
+
+def _decode_path(code: int) -> tuple[int, ...]:
+    out = []
+    while code:
+        out.append(code % 16 - 1)
+        code //= 16
+    return tuple(reversed(out))
+
+
+def reclaim_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
+    v = state.threads[tid]
+    pc = v[V_PC]
+    guest: _Guest = _GUESTS[(cfg.spt_width, cfg.root_levels)]
+
+    if pc == CHECK:
+        if v[V_REQ] & REQ_FREE_OBSOLETE_ROOTS:
+            return [
+                run(
+                    state,
+                    tid,
+                    "vcpu_enter_guest: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS",
+                    lambda w: _set(w, tid, pc=FREE_LOCK, req=0),
+                )
+            ]
+        if v[V_STEPS] == 0:
+            return [
+                run(state, tid, "vcpu_run: return to userspace", lambda w: _set(w, tid, pc=DONE))
+            ]
+        nxt = LOAD_LOCK if v[V_ROOT] == NO_PAGE and v[V_EPTP] != NO_EPTP else ENTER
+        return [
+            run(
+                state,
+                tid,
+                "vcpu_enter_guest: kvm_mmu_reload",
+                lambda w: _set(w, tid, pc=nxt, req=0),
+            )
+        ]
+
+    if pc == FREE_LOCK:
+        return lock_mmu(
+            state, tid, True, lambda w: _set(w, tid, pc=FREE, wait=0), "kvm_mmu_free_obsolete_roots"
+        )
+
+    if pc == FREE:
+
+        def free(w: Work) -> str:
+            root = w.threads[tid][V_ROOT]
+            text = "no obsolete root"
+            if root != NO_PAGE and is_obsolete(
+                w.page(root, "is_obsolete_root"), w.vm.mmu_valid_gen
+            ):
+                invalid_list: list[int] = []
+                mmu_free_root_page(w, cfg, root, invalid_list)
+                freed = list(invalid_list)
+                kvm_mmu_commit_zap_page(w, invalid_list)
+                text = f"mmu_free_root_page(sp#{root}); freed " + (
+                    ", ".join(f"sp#{p}" for p in freed) or "nothing"
+                )
+                root = NO_PAGE
+            mmu_unlock(w, tid, True)
+            _set(w, tid, pc=CHECK, root=root)
+            return text
+
+        return [run(state, tid, "kvm_mmu_free_obsolete_roots", free)]
+
+    if pc == LOAD_LOCK:
+        return lock_mmu(state, tid, True, lambda w: _set(w, tid, pc=LOAD, wait=0), "kvm_mmu_load")
+
+    if pc == LOAD:
+
+        def load(w: Work) -> str:
+            eptp = w.threads[tid][V_EPTP]
+            level, gfn = divmod(eptp, 64)
+            if not make_mmu_pages_available(w, cfg):
+                mmu_unlock(w, tid, True)
+                _set(w, tid, pc=CHECK, steps=w.threads[tid][V_STEPS] - 1)
+                return "make_mmu_pages_available: -ENOSPC"
+            pid = kvm_mmu_get_shadow_page(w, cfg, gfn, nested_role(level))
+            sp = w.page(pid, "mmu_alloc_root")
+            w.set_page(pid, sp._replace(root_count=sp.root_count + 1))
+            mmu_unlock(w, tid, True)
+            _set(w, tid, pc=ENTER, root=pid)
+            return f"root sp#{pid} (gfn {gfn}, level {level})"
+
+        return [run(state, tid, "kvm_mmu_load: mmu_alloc_shadow_roots", load)]
+
+    if pc == ENTER:
+
+        def enter(w: Work) -> str:
+            if w.threads[tid][V_REQ]:
+                _set(w, tid, pc=CHECK, mode=MODE_OUTSIDE)
+                return "request pending, entry cancelled"
+            _set(w, tid, pc=GUEST, mode=MODE_IN_GUEST)
+            return "enter L1"
+
+        return [run(state, tid, "vcpu_enter_guest: vcpu->mode = IN_GUEST_MODE", enter)]
+
+    if pc == GUEST:
+        out = []
+        steps = v[V_STEPS] - 1
+        for level in guest.levels:
+            for gfn in range(guest.gfns):
+                out.append(
+                    run(
+                        state,
+                        tid,
+                        f"L1 loads nested root (level {level}, gfn {gfn})",
+                        _goto(
+                            tid, pc=PGD_LOCK, mode=MODE_OUTSIDE, arg=_eptp(level, gfn), steps=steps
+                        ),
+                    )
+                )
+        if v[V_ROOT] != NO_PAGE:
+            out.append(
+                run(
+                    state,
+                    tid,
+                    "L1 drops the nested root",
+                    lambda w: _set(
+                        w, tid, pc=PGD_LOCK, mode=MODE_OUTSIDE, arg=NO_EPTP, steps=steps
+                    ),
+                )
+            )
+            level = state.pages[v[V_ROOT]].level
+            for path in guest.paths.get(level, ()):
+                out.append(
+                    run(
+                        state,
+                        tid,
+                        f"L2 nested page fault, L1 tables at gfns {list(path)}",
+                        _goto(
+                            tid,
+                            pc=FAULT_LOCK,
+                            mode=MODE_OUTSIDE,
+                            arg=_encode_path(path),
+                            steps=steps,
+                        ),
+                    )
+                )
+        return out
+
+    if pc == PGD_LOCK:
+        return lock_mmu(state, tid, True, lambda w: _set(w, tid, pc=PGD, wait=0), "kvm_mmu_new_pgd")
+
+    if pc == PGD:
+
+        def new_pgd(w: Work) -> str:
+            vv = w.threads[tid]
+            root, text = vv[V_ROOT], "no root to free"
+            if root != NO_PAGE:
+                invalid_list: list[int] = []
+                mmu_free_root_page(w, cfg, root, invalid_list)
+                freed = list(invalid_list)
+                kvm_mmu_commit_zap_page(w, invalid_list)
+                text = f"mmu_free_root_page(sp#{root})" + (
+                    "; freed " + ", ".join(f"sp#{p}" for p in freed) if freed else ""
+                )
+            mmu_unlock(w, tid, True)
+            _set(w, tid, pc=CHECK, root=NO_PAGE, eptp=vv[V_ARG])
+            return text
+
+        return [run(state, tid, "kvm_mmu_new_pgd", new_pgd)]
+
+    if pc == FAULT_LOCK:
+        first = RECLAIM if cfg.switches.reclaim_before_stale_check else STALE
+        return lock_mmu(
+            state, tid, True, lambda w: _set(w, tid, pc=first, wait=0), "FNAME(page_fault)"
+        )
+
+    if pc == RECLAIM:
+
+        def reclaim(w: Work) -> str:
+            before = w.vm.n_used_mmu_pages
+            ok = make_mmu_pages_available(w, cfg)
+            if not ok:
+                mmu_unlock(w, tid, True)
+                _set(w, tid, pc=CHECK)
+                return "-ENOSPC, fault fails"
+            nxt = STALE if cfg.switches.reclaim_before_stale_check else MAP
+            _set(w, tid, pc=nxt)
+            zapped = before - w.vm.n_used_mmu_pages
+            return f"reclaimed {zapped} page(s)" if zapped else "enough free pages"
+
+        return [run(state, tid, "make_mmu_pages_available", reclaim)]
+
+    if pc == STALE:
+
+        def stale(w: Work) -> str:
+            root = w.threads[tid][V_ROOT]
+            if is_obsolete(w.page(root, "is_page_fault_stale"), w.vm.mmu_valid_gen):
+                mmu_unlock(w, tid, True)
+                _set(w, tid, pc=CHECK)
+                return f"root sp#{root} is obsolete, retry the fault"
+            nxt = MAP if cfg.switches.reclaim_before_stale_check else RECLAIM
+            _set(w, tid, pc=nxt)
+            return f"root sp#{root} is valid"
+
+        return [run(state, tid, "is_page_fault_stale", stale)]
+
+    if pc == MAP:
+        return [run(state, tid, "FNAME(fetch)", lambda w: _fetch(w, tid, cfg))]
+
+    return []
+
+
+def _fetch(w: Work, tid: int, cfg: Config) -> str:
+    """``FNAME(fetch)``: walk down from the root, finding or creating each level's page
+    with ``kvm_mmu_child_role()`` (which copies ``role.invalid``); no root re-check."""
+    vv = w.threads[tid]
+    pid = vv[V_ROOT]
+    made = []
+    for gfn in _decode_path(vv[V_ARG]):
+        sp = w.page(pid, "FNAME(fetch)")
+        child = sp.spt[gfn]
+        if child == NO_PAGE:
+            child = kvm_mmu_get_shadow_page(w, cfg, gfn, sp.role - 1)
+            link_shadow_page(w, pid, gfn, child)
+            c = w.pages[child]
+            made.append(
+                f"sp#{child} (gfn {gfn}, level {c.level}" + (", INVALID" if c.invalid else "") + ")"
+            )
+        pid = child
+    mmu_unlock(w, tid, True)
+    _set(w, tid, pc=CHECK)
+    return "linked " + ", ".join(made) if made else "nothing new to map"
+
+
+_GUESTS: dict[tuple[int, tuple[int, ...]], _Guest] = {}
+
+
+def _build(
+    p: Mapping[str, ParamValue], sw: Switches
+) -> tuple[Config, State, tuple[Program, ...], tuple[str, ...]]:
+    fix = int(p["fix_7a2c70e777a0"])
+    if fix != 2:  # 2 = as the kernel variant has it
+        import dataclasses
+
+        sw = dataclasses.replace(sw, preserve_nested_roots=bool(fix))
+    vcpus, gfns = int(p["vcpus"]), int(p["gfns"])
+    top = int(p["root_levels"]) + 1
+    levels = tuple(range(2, top + 1))
+    cfg = Config(
+        switches=sw,
+        tdp_enabled=True,
+        vcpu_tids=tuple(range(vcpus)),
+        n_max_mmu_pages=int(p["max_pages"]),
+        min_free=int(p["min_free"]),
+        refill=int(p["refill"]),
+        spt_width=gfns,
+        root_levels=levels,
+    )
+    _GUESTS.setdefault((gfns, levels), _Guest(gfns, levels))
+    vm = VmState(
+        mmu_valid_gen=0,
+        active=(),
+        tdp_roots=(),
+        slots_lock=-1,
+        mmu_writer=-1,
+        mmu_readers=0,
+        mmu_queue=(),
+        slots_queue=(),
+        n_used_mmu_pages=0,
+        epoch=0,
+        hazard=0,
+    )
+    threads = tuple(
+        (CHECK, MODE_OUTSIDE, 0, NO_PAGE, int(p["steps"]), 0, NO_EPTP, 0) for _ in range(vcpus)
+    )
+    names = tuple(f"vcpu{i}" for i in range(vcpus))
+    return cfg, State(vm, (), threads), (reclaim_vcpu_step,) * vcpus, names
+
+
+PAGE_RECLAIM = Scenario(
+    "page_reclaim",
+    "nested paging under the page budget: reclaim, recursive zaps, roots that are children",
+    (
+        Param("vcpus", 1, 1, 2, "vCPUs running L1"),
+        Param("gfns", 2, 1, 3, "guest frames L1 may use for its nested page tables"),
+        Param("root_levels", 2, 1, 2, "nested root levels offered (2 and 3 stand for 4 and 5)"),
+        Param("steps", 5, 1, 8, "guest actions per vCPU"),
+        Param("max_pages", 4, 1, 16, "n_max_mmu_pages"),
+        Param("min_free", 1, 0, 8, "KVM_MIN_FREE_MMU_PAGES, scaled"),
+        Param("refill", 2, 0, 16, "KVM_REFILL_PAGES, scaled"),
+        Param(
+            "fix_7a2c70e777a0",
+            2,
+            0,
+            2,
+            "companion fix: 1 on, 0 off, 2 as the kernel variant (off for pre_2abd5287f083)",
+        ),
+    ),
+    _build,
+)

@@ -1,0 +1,247 @@
+"""Named scenarios: the threads, the initial VM and the bounds of each exploration.
+
+``fast_zap``: one memslot deletion runs ``kvm_mmu_zap_all_fast()`` on a shadow-MMU VM whose
+vCPUs share one root with ``pages - 1`` children, while the vCPUs handle requests, reload
+roots, enter the guest and fault. ``fast_zap_tdp``: the same VM on the TDP MMU.
+``concurrent_zaps``: two memslot deletions race. ``page_reclaim``: nested paging under the
+page budget (reclaim.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from specmodel.config import Config
+from specmodel.errors import BadParameterError, UnknownNameError
+from specmodel.kernel import BATCH_ZAP_PAGES
+from specmodel.mutants import Switches, switches_for
+from specmodel.program import Program
+from specmodel.state import (
+    LINK_ACTIVE,
+    LINK_NONE,
+    LINK_TDP_ROOTS,
+    NO_PAGE,
+    Page,
+    State,
+    VmState,
+)
+from specmodel.vcpu import ROOT_GFN, child_role, root_role, vcpu_initial, vcpu_step
+from specmodel.zap import ZAPPER_INITIAL, zapper_step
+
+ParamValue = int | bool
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: ParamValue
+    low: int
+    high: int
+    help: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    build: Callable[
+        [Mapping[str, ParamValue], Switches],
+        tuple[Config, State, tuple[Program, ...], tuple[str, ...]],
+    ]
+
+    def resolve(self, given: Mapping[str, object]) -> dict[str, ParamValue]:
+        """Defaults filled in, unknown names and out-of-range values rejected."""
+        known = {p.name: p for p in self.params}
+        for key in given:
+            if key not in known:
+                raise BadParameterError(
+                    f"scenario {self.name!r} has no parameter {key!r}; "
+                    f"expected one of: {', '.join(sorted(known))}"
+                )
+        out: dict[str, ParamValue] = {}
+        for p in self.params:
+            value = given.get(p.name, p.default)
+            if isinstance(p.default, bool):
+                if isinstance(value, str):
+                    value = value.strip().lower() in ("1", "true", "yes", "on")
+                if not isinstance(value, (bool, int)) or int(value) not in (0, 1):
+                    raise BadParameterError(
+                        f"{self.name}: {p.name} must be true or false (got {value!r})"
+                    )
+                out[p.name] = bool(value)
+                continue
+            try:
+                number = int(value)  # type: ignore[call-overload]
+            except (TypeError, ValueError):
+                raise BadParameterError(
+                    f"{self.name}: {p.name} must be an integer in {p.low}..{p.high} (got {value!r})"
+                ) from None
+            if isinstance(value, bool) or not p.low <= number <= p.high:
+                raise BadParameterError(
+                    f"{self.name}: {p.name} must be in {p.low}..{p.high} (got {value!r})"
+                )
+            out[p.name] = number
+        return out
+
+
+COMMON = (
+    Param("vcpus", 1, 0, 3, "vCPUs running the guest"),
+    Param("pages", 4, 1, 32, "shadow pages present before the zap (root included)"),
+    Param("batch", BATCH_ZAP_PAGES, 1, 64, "BATCH_ZAP_PAGES"),
+    Param("preemptible", True, 0, 1, "yield when mmu_lock is contended (else: need_resched)"),
+    Param("entries", 2, 1, 4, "guest entries per vCPU"),
+    Param("faults", 1, 1, 3, "distinct gfns a vCPU may fault on"),
+)
+
+
+def _fast_zap_build(
+    p: Mapping[str, ParamValue], sw: Switches, *, zappers: int, tdp_mmu: bool
+) -> tuple[Config, State, tuple[Program, ...], tuple[str, ...]]:
+    vcpus, pages = int(p["vcpus"]), int(p["pages"])
+    zapper_tids = tuple(range(zappers))
+    vcpu_tids = tuple(range(zappers, zappers + vcpus))
+    width = max(pages, int(p["faults"]) + 1)
+    cfg = Config(
+        switches=sw,
+        batch=int(p["batch"]),
+        preemptible=bool(p["preemptible"]),
+        tdp_mmu=tdp_mmu,
+        vcpu_tids=vcpu_tids,
+        zapper_tids=zapper_tids,
+        fault_gfns=int(p["faults"]),
+        entries=int(p["entries"]),
+        spt_width=width,
+    )
+    rrole = root_role(cfg)
+    # The root (sp#0) was created first, so it is the oldest page; children follow.
+    children = tuple(range(1, pages))
+    spt = tuple(children[i - 1] if 0 < i < pages else NO_PAGE for i in range(width))
+    if tdp_mmu:
+        root = Page(
+            gfn=ROOT_GFN,
+            role=rrole,
+            gen=0,
+            root_count=vcpus + 1,
+            parents=(),
+            spt=spt,
+            tdp=True,
+            scheduled=False,
+            link=LINK_TDP_ROOTS,
+            freed=False,
+            epoch=0,
+        )
+    else:
+        root = Page(
+            gfn=ROOT_GFN,
+            role=rrole,
+            gen=0,
+            root_count=vcpus,
+            parents=(),
+            spt=spt,
+            tdp=False,
+            scheduled=False,
+            link=LINK_ACTIVE,
+            freed=False,
+            epoch=0,
+        )
+    page_list = [root]
+    for gfn in children:
+        page_list.append(
+            Page(
+                gfn=gfn,
+                role=child_role(rrole),
+                gen=0,
+                root_count=0,
+                parents=((0, gfn),),
+                spt=(NO_PAGE,) * width,
+                tdp=tdp_mmu,
+                scheduled=False,
+                link=LINK_NONE if tdp_mmu else LINK_ACTIVE,
+                freed=False,
+                epoch=0,
+            )
+        )
+    active = () if tdp_mmu else tuple(reversed(range(pages)))
+    vm = VmState(
+        mmu_valid_gen=0,
+        active=active,
+        tdp_roots=(0,) if tdp_mmu else (),
+        slots_lock=-1,
+        mmu_writer=-1,
+        mmu_readers=0,
+        mmu_queue=(),
+        slots_queue=(),
+        n_used_mmu_pages=len(active),
+        epoch=0,
+        hazard=0,
+    )
+    threads = tuple([ZAPPER_INITIAL] * zappers) + tuple(
+        vcpu_initial(0, int(p["entries"])) for _ in vcpu_tids
+    )
+    names = (("zapper",) if zappers == 1 else tuple(f"zapper{i}" for i in range(zappers))) + tuple(
+        f"vcpu{i}" for i in range(vcpus)
+    )
+    programs: tuple[Program, ...] = (zapper_step,) * zappers + (vcpu_step,) * vcpus
+    return cfg, State(vm, tuple(page_list), threads), programs, names
+
+
+def _scenarios() -> dict[str, Scenario]:
+    from specmodel.reclaim import PAGE_RECLAIM
+
+    concurrent_params = tuple(
+        dataclasses.replace(p, default=0) if p.name == "vcpus" else p for p in COMMON
+    )
+    return {
+        s.name: s
+        for s in (
+            Scenario(
+                "fast_zap",
+                "a memslot deletion zaps a shadow-MMU VM while vCPUs run",
+                COMMON,
+                lambda p, sw: _fast_zap_build(p, sw, zappers=1, tdp_mmu=False),
+            ),
+            Scenario(
+                "fast_zap_tdp",
+                "the same on the TDP MMU",
+                COMMON,
+                lambda p, sw: _fast_zap_build(p, sw, zappers=1, tdp_mmu=True),
+            ),
+            Scenario(
+                "concurrent_zaps",
+                "two memslot deletions race",
+                concurrent_params,
+                lambda p, sw: _fast_zap_build(p, sw, zappers=2, tdp_mmu=False),
+            ),
+            PAGE_RECLAIM,
+        )
+    }
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def get_scenario(name: str) -> Scenario:
+    if not SCENARIOS:
+        SCENARIOS.update(_scenarios())
+    scenario = SCENARIOS.get(name)
+    if scenario is None:
+        raise UnknownNameError("scenario", name, SCENARIOS)
+    return scenario
+
+
+def scenario_names() -> tuple[str, ...]:
+    get_scenario("fast_zap")
+    return tuple(SCENARIOS)
+
+
+def instantiate(
+    name: str, mutants: tuple[str, ...], params: Mapping[str, object]
+) -> tuple[Scenario, dict[str, ParamValue], Config, State, tuple[Program, ...], tuple[str, ...]]:
+    scenario = get_scenario(name)
+    sw = switches_for(mutants)
+    resolved = scenario.resolve(params)
+    cfg, state, programs, names = scenario.build(resolved, sw)
+    return scenario, resolved, cfg, state, programs, names

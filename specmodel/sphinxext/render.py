@@ -1,0 +1,62 @@
+"""Docutils nodes that show a check's verdict on the page.
+
+A verified check says so, with the scenario, parameters and states explored; a counterexample
+is shown as the numbered trace and as an inline SVG timeline (specmodel.timeline), which needs
+no network to display.
+"""
+
+from __future__ import annotations
+
+from docutils import nodes
+
+from specmodel.sphinxext.records import Outcome
+from specmodel.timeline import render_svg
+
+_BADGE = {
+    "held": "verified",
+    "diverged": "DIVERGES from the model",
+    "error": "could not be checked",
+    "skipped": "check skipped",
+}
+
+
+def verdict_box(
+    outcome: Outcome, *, what: str, expect: str = "holds", skipped_reason: str = ""
+) -> nodes.container:
+    """A container with the verdict line, what was explored, and any counterexample."""
+    box = nodes.container(classes=["spec-verdict", f"spec-{outcome.status}"])
+    para = nodes.paragraph()
+    if outcome.status == "held" and expect == "violated":
+        badge = "refuted by the model, as documented"
+    else:
+        badge = _BADGE[outcome.status]
+    para += nodes.strong(text=f"{badge}: ")
+    para += nodes.Text(what)
+    if outcome.status == "held" and outcome.states:
+        para += nodes.Text(f" ({outcome.states} states explored)")
+    if outcome.status == "skipped":
+        para += nodes.Text(f" ({skipped_reason})")
+    box += para
+    if outcome.summary:
+        items = nodes.bullet_list()
+        for line in outcome.summary:
+            items += nodes.list_item("", nodes.paragraph(text=line))
+        box += items
+    if outcome.status in ("diverged", "error") and outcome.message:
+        box += nodes.literal_block(outcome.message, outcome.message, classes=["spec-message"])
+    elif outcome.trace is not None:
+        box += nodes.paragraph(text="Counterexample:")
+        box += nodes.literal_block(outcome.trace.text, outcome.trace.text, classes=["spec-trace"])
+    if outcome.trace is not None:
+        box += timeline_node(outcome, what)
+    if outcome.output:
+        box += nodes.literal_block(outcome.output, outcome.output, classes=["spec-output"])
+    return box
+
+
+def timeline_node(outcome: Outcome, what: str) -> nodes.raw:
+    """The SVG timeline, inlined (HTML builders only; other builders drop raw HTML)."""
+    assert outcome.trace is not None
+    svg = render_svg(outcome.trace, title=f"counterexample timeline: {what}")
+    html = f'<div class="spec-timeline" style="overflow-x:auto">\n{svg}\n</div>'
+    return nodes.raw("", html, format="html")

@@ -1,0 +1,158 @@
+"""The explorer's compact, hashable state of the model, and a mutable working copy of it.
+
+States are nested tuples of ints and bools only (no strings or enums), so that hashing is
+deterministic across runs and states can be deduplicated exactly. ``Work`` is the mutable
+copy a step edits; ``Work.freeze()`` turns it back into a ``State``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from specmodel.errors import UseAfterFree
+
+# Bits of the role word used by the model (positions as in union kvm_mmu_page_role).
+ROLE_LEVEL_MASK = 0xF
+ROLE_DIRECT = 1 << 7
+ROLE_ACCESS_SHIFT = 8
+ROLE_INVALID = 1 << 11
+ROLE_EFER_NX = 1 << 12
+ROLE_CR0_WP = 1 << 13
+ROLE_GUEST_MODE = 1 << 17
+
+# Where ``sp->link`` is linked.
+LINK_NONE = 0
+LINK_ACTIVE = 1  # kvm->arch.active_mmu_pages
+LINK_INVALID_LIST = 2  # a local invalid_list awaiting kvm_mmu_commit_zap_page()
+LINK_TDP_ROOTS = 3  # kvm->arch.tdp_mmu_roots
+
+NO_PAGE = -1
+#: spt entry value for a leaf SPTE (maps guest memory, no child page).
+LEAF = -2
+
+# Ghost hazard bits recorded in ``VmState.hazard`` by transitions (see invariants.py).
+HAZARD_LOOKUP_OBSOLETE = 1  # lookup returned an obsolete page
+HAZARD_LOOKUP_STALE = 2  # lookup returned a page created before the latest generation switch
+HAZARD_CREATED_OLD_GEN = 4  # a page was created with a generation other than the VM's
+HAZARD_USE_AFTER_FREE = 16  # a list or pointer operation touched a freed page
+HAZARD_FREED_PINNED = 32  # kvm_mmu_commit_zap_page() freed a page with root_count > 0
+HAZARD_SWITCH_WROTE_PAGE = 64  # the generation switch wrote a page
+HAZARD_ENTERED_OBSOLETE = 128  # a vCPU entered the guest on an obsolete root
+
+
+class Page(NamedTuple):
+    """One ``struct kvm_mmu_page`` as the explorer stores it (see vm.py for the full view)."""
+
+    gfn: int
+    role: int  # role.word
+    gen: int  # mmu_valid_gen (shadow pages)
+    root_count: int  # root_count (shadow) or tdp_mmu_root_count (TDP)
+    parents: tuple[tuple[int, int], ...]  # parent_ptes (shadow) / ptep (TDP): (page id, index)
+    spt: tuple[int, ...]  # child page id, LEAF or NO_PAGE per modelled SPTE
+    tdp: bool  # tdp_mmu_page
+    scheduled: bool  # tdp_mmu_scheduled_root_to_zap
+    link: int  # LINK_*
+    freed: bool
+    epoch: int  # ghost: generation switches started before this page was allocated
+
+    @property
+    def level(self) -> int:
+        return self.role & ROLE_LEVEL_MASK
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.role & ROLE_INVALID)
+
+
+class VmState(NamedTuple):
+    """``struct kvm`` / ``kvm->arch`` fields the model tracks, plus the locks."""
+
+    mmu_valid_gen: int
+    active: tuple[int, ...]  # active_mmu_pages, newest first
+    tdp_roots: tuple[int, ...]  # tdp_mmu_roots
+    slots_lock: int  # owning thread id, or -1
+    mmu_writer: int  # thread holding mmu_lock for write, or -1
+    mmu_readers: int  # bitmask of threads holding mmu_lock for read
+    mmu_queue: tuple[tuple[int, bool], ...]  # waiters: (thread id, wants write)
+    slots_queue: tuple[int, ...]  # waiters for slots_lock
+    n_used_mmu_pages: int
+    epoch: int  # ghost: generation switches started so far
+    hazard: int  # ghost: HAZARD_* bits
+
+
+class State(NamedTuple):
+    vm: VmState
+    pages: tuple[Page, ...]
+    #: Per-thread locals; each program owns its layout (ints, and tuples of ints).
+    threads: tuple[tuple[Any, ...], ...]
+
+
+class Work:
+    """A mutable working copy of a ``State`` that one step edits."""
+
+    __slots__ = ("pages", "threads", "tid", "vm")
+
+    def __init__(self, state: State, tid: int) -> None:
+        self.vm = state.vm
+        self.pages = list(state.pages)
+        self.threads = list(state.threads)
+        self.tid = tid
+
+    def freeze(self) -> State:
+        return State(self.vm, tuple(self.pages), tuple(self.threads))
+
+    # -- pages -------------------------------------------------------------------------
+    def page(self, pid: int, op: str) -> Page:
+        """Dereference ``pid`` for ``op``; touching a freed page is a use-after-free."""
+        sp = self.pages[pid]
+        if sp.freed:
+            self.hazard(HAZARD_USE_AFTER_FREE)
+            raise UseAfterFree(f"{op} touched freed sp#{pid}")
+        return sp
+
+    def set_page(self, pid: int, sp: Page) -> None:
+        self.pages[pid] = sp
+
+    def new_page(self, sp: Page) -> int:
+        self.pages.append(sp)
+        return len(self.pages) - 1
+
+    def hazard(self, bit: int) -> None:
+        self.vm = self.vm._replace(hazard=self.vm.hazard | bit)
+
+    # -- kvm->arch.active_mmu_pages as a doubly linked list ------------------------------
+    def list_add_head(self, pid: int) -> None:
+        """``list_add(&sp->link, &kvm->arch.active_mmu_pages)``: writes the old head's prev."""
+        active = self.vm.active
+        if active:
+            self.page(active[0], "list_add(active_mmu_pages)")
+        self.vm = self.vm._replace(active=(pid, *active))
+
+    def list_add_tail(self, pid: int) -> None:
+        active = self.vm.active
+        if active:
+            self.page(active[-1], "list_add_tail(active_mmu_pages)")
+        self.vm = self.vm._replace(active=(*active, pid))
+
+    def list_del(self, pid: int) -> None:
+        """``list_del(&sp->link)``: writes both neighbours' pointers."""
+        active = self.vm.active
+        i = active.index(pid)
+        if i > 0:
+            self.page(active[i - 1], "list_del(active_mmu_pages)")
+        if i + 1 < len(active):
+            self.page(active[i + 1], "list_del(active_mmu_pages)")
+        self.vm = self.vm._replace(active=active[:i] + active[i + 1 :])
+
+
+def role_word(level: int, *, direct: bool, guest_mode: bool = False, ept: bool = False) -> int:
+    """Role word of the pages the model builds: access ACC_ALL; efer_nx and cr0_wp set,
+    except for shadow EPT (``ept``), whose role has both clear (FACTS B)."""
+    word = level | (7 << ROLE_ACCESS_SHIFT)
+    if not ept:
+        word |= ROLE_EFER_NX | ROLE_CR0_WP
+    if direct:
+        word |= ROLE_DIRECT
+    if guest_mode:
+        word |= ROLE_GUEST_MODE
+    return word

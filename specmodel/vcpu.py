@@ -1,0 +1,277 @@
+"""A vCPU's run loop for the fast-zap scenarios (arch/x86/kvm/x86.c ``vcpu_enter_guest()``,
+arch/x86/kvm/mmu/mmu.c).
+
+Steps: handle requests (``kvm_mmu_free_obsolete_roots()``), ``kvm_mmu_reload()`` /
+``kvm_mmu_load()``, the last request check with ``vcpu->mode = IN_GUEST_MODE`` (guest entry
+takes no ``mmu_lock``), running the guest, and a page fault with the staleness re-check
+under ``mmu_lock`` (``is_page_fault_stale()``). Each vCPU enters the guest at most
+``entries`` times, which keeps the state space finite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from specmodel.config import Config
+from specmodel.locks import mmu_unlock
+from specmodel.mmu import (
+    MODE_EXITING,
+    MODE_IN_GUEST,
+    MODE_OUTSIDE,
+    REQ_FREE_OBSOLETE_ROOTS,
+    is_obsolete,
+    kvm_mmu_commit_zap_page,
+    kvm_mmu_get_shadow_page,
+    link_shadow_page,
+    make_mmu_pages_available,
+    mmu_free_root_page,
+)
+from specmodel.program import Successor, lock_mmu, run
+from specmodel.state import (
+    HAZARD_ENTERED_OBSOLETE,
+    LINK_NONE,
+    LINK_TDP_ROOTS,
+    NO_PAGE,
+    Page,
+    State,
+    Work,
+    role_word,
+)
+
+# vCPU locals: (pc, mode, requests, root, budget, wait, arg)
+V_PC, V_MODE, V_REQ, V_ROOT, V_BUDGET, V_WAIT, V_ARG = range(7)
+CHECK, FREE_LOCK, FREE, LOAD_LOCK, LOAD, ENTER, GUEST, FAULT_LOCK, FAULT, DONE = range(10)
+
+#: gfn of the guest page table the shadow root shadows (CR3) in the fast-zap scenarios.
+ROOT_GFN = 0
+ROOT_LEVEL = 4
+
+MODE_NAMES = ("OUTSIDE_GUEST_MODE", "IN_GUEST_MODE", "EXITING_GUEST_MODE")
+
+
+def vcpu_initial(root: int, entries: int) -> tuple[int, ...]:
+    return (CHECK, MODE_OUTSIDE, 0, root, entries, 0, 0)
+
+
+def root_role(cfg: Config) -> int:
+    return role_word(ROOT_LEVEL, direct=cfg.tdp_mmu)
+
+
+def child_role(parent_role: int) -> int:
+    """``kvm_mmu_child_role()``: the parent's role one level down (``invalid`` included)."""
+    return parent_role - 1
+
+
+def _set(w: Work, tid: int, **kw: int) -> None:
+    v = list(w.threads[tid])
+    for key, value in kw.items():
+        v[_INDEX[key]] = value
+    w.threads[tid] = tuple(v)
+
+
+def _goto(tid: int, **kw: int) -> Callable[[Work], None]:
+    return lambda w: _set(w, tid, **kw)
+
+
+_INDEX = {
+    "pc": V_PC,
+    "mode": V_MODE,
+    "req": V_REQ,
+    "root": V_ROOT,
+    "budget": V_BUDGET,
+    "wait": V_WAIT,
+    "arg": V_ARG,
+}
+
+
+def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
+    v = state.threads[tid]
+    pc = v[V_PC]
+    write = not cfg.tdp_mmu  # shadow MMU paths take mmu_lock for write, TDP MMU for read
+
+    if pc == CHECK:
+        req, root = v[V_REQ], v[V_ROOT]
+        if v[V_BUDGET] == 0:
+            return [
+                run(state, tid, "vcpu_run: return to userspace", lambda w: _set(w, tid, pc=DONE))
+            ]
+        if req & REQ_FREE_OBSOLETE_ROOTS:
+            return [
+                run(
+                    state,
+                    tid,
+                    "vcpu_enter_guest: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS",
+                    lambda w: _set(w, tid, pc=FREE_LOCK, req=0),
+                )
+            ]
+        nxt = LOAD_LOCK if root == NO_PAGE else ENTER
+        label = "vcpu_enter_guest: " + ("KVM_REQ_TLB_FLUSH" if req else "no request")
+        return [run(state, tid, label, lambda w: _set(w, tid, pc=nxt, req=0))]
+
+    if pc == FREE_LOCK:
+        return lock_mmu(
+            state,
+            tid,
+            write,
+            lambda w: _set(w, tid, pc=FREE, wait=0),
+            "kvm_mmu_free_obsolete_roots",
+        )
+
+    if pc == FREE:
+
+        def free_obsolete(w: Work) -> str:
+            root = w.threads[tid][V_ROOT]
+            text = "root still valid"
+            if root != NO_PAGE and is_obsolete(
+                w.page(root, "is_obsolete_root"), w.vm.mmu_valid_gen
+            ):
+                invalid_list: list[int] = []
+                mmu_free_root_page(w, cfg, root, invalid_list)
+                kvm_mmu_commit_zap_page(w, invalid_list)
+                root, text = NO_PAGE, f"dropped obsolete root sp#{root}"
+            mmu_unlock(w, tid, write)
+            _set(w, tid, pc=LOAD_LOCK if root == NO_PAGE else ENTER, root=root)
+            return text
+
+        return [run(state, tid, "kvm_mmu_free_obsolete_roots", free_obsolete)]
+
+    if pc == LOAD_LOCK:
+        return lock_mmu(state, tid, write, lambda w: _set(w, tid, pc=LOAD, wait=0), "kvm_mmu_load")
+
+    if pc == LOAD:
+
+        def load(w: Work) -> str:
+            if cfg.tdp_mmu:
+                pid = kvm_tdp_mmu_get_vcpu_root(w, cfg)
+            else:
+                make_mmu_pages_available(w, cfg)
+                pid = kvm_mmu_get_shadow_page(w, cfg, ROOT_GFN, root_role(cfg))
+                sp = w.page(pid, "mmu_alloc_root")
+                w.set_page(pid, sp._replace(root_count=sp.root_count + 1))
+            mmu_unlock(w, tid, write)
+            _set(w, tid, pc=ENTER, root=pid)
+            return f"root sp#{pid} (gen {w.pages[pid].gen})"
+
+        name = "kvm_tdp_mmu_alloc_root" if cfg.tdp_mmu else "mmu_alloc_root"
+        return [run(state, tid, f"kvm_mmu_load: {name}", load)]
+
+    if pc == ENTER:
+
+        def enter(w: Work) -> str:
+            vv = w.threads[tid]
+            if vv[V_REQ]:
+                _set(w, tid, pc=CHECK, mode=MODE_OUTSIDE)
+                return "request pending, entry cancelled"
+            root = w.page(vv[V_ROOT], "vmenter")
+            obsolete = is_obsolete(root, w.vm.mmu_valid_gen)
+            if obsolete:
+                w.hazard(HAZARD_ENTERED_OBSOLETE)
+            _set(w, tid, pc=GUEST, mode=MODE_IN_GUEST, budget=vv[V_BUDGET] - 1)
+            return f"enter guest on root sp#{vv[V_ROOT]}" + (" (obsolete)" if obsolete else "")
+
+        return [run(state, tid, "vcpu_enter_guest: vcpu->mode = IN_GUEST_MODE", enter)]
+
+    if pc == GUEST:
+        out = []
+        if v[V_MODE] == MODE_EXITING:
+            out.append(
+                run(
+                    state,
+                    tid,
+                    "VM-exit (kicked by IPI)",
+                    lambda w: _set(w, tid, pc=CHECK, mode=MODE_OUTSIDE),
+                )
+            )
+        for gfn in range(1, cfg.fault_gfns + 1):
+            out.append(
+                run(
+                    state,
+                    tid,
+                    f"VM-exit: page fault on gfn {gfn}",
+                    _goto(tid, pc=FAULT_LOCK, mode=MODE_OUTSIDE, arg=gfn),
+                )
+            )
+        return out
+
+    if pc == FAULT_LOCK:
+        return lock_mmu(
+            state, tid, write, lambda w: _set(w, tid, pc=FAULT, wait=0), "kvm_mmu_page_fault"
+        )
+
+    if pc == FAULT:
+        return [run(state, tid, "kvm_mmu_page_fault", lambda w: _fault(w, tid, cfg, write))]
+
+    return []
+
+
+def _fault(w: Work, tid: int, cfg: Config, write: bool) -> str:
+    """``direct_page_fault()`` / ``FNAME(page_fault)``: reclaim, staleness check, map."""
+    vv = w.threads[tid]
+    root, gfn = vv[V_ROOT], vv[V_ARG]
+    if cfg.switches.reclaim_before_stale_check and not cfg.tdp_mmu:
+        make_mmu_pages_available(w, cfg)
+    sp = w.page(root, "is_page_fault_stale")
+    if is_obsolete(sp, w.vm.mmu_valid_gen):
+        mmu_unlock(w, tid, write)
+        _set(w, tid, pc=CHECK)
+        return f"is_page_fault_stale: root sp#{root} obsolete, retry"
+    if not cfg.switches.reclaim_before_stale_check and not cfg.tdp_mmu:
+        make_mmu_pages_available(w, cfg)
+    sp = w.page(root, "direct_map")
+    child = sp.spt[gfn]
+    text = f"gfn {gfn} already mapped by sp#{child}"
+    if child == NO_PAGE:
+        if cfg.tdp_mmu:
+            child = w.new_page(
+                Page(
+                    gfn=gfn,
+                    role=child_role(sp.role),
+                    gen=0,
+                    root_count=0,
+                    parents=((root, gfn),),
+                    spt=(NO_PAGE,) * cfg.spt_width,
+                    tdp=True,
+                    scheduled=False,
+                    link=LINK_NONE,
+                    freed=False,
+                    epoch=w.vm.epoch,
+                )
+            )
+            spt = list(sp.spt)
+            spt[gfn] = child
+            w.set_page(root, sp._replace(spt=tuple(spt)))
+        else:
+            child = kvm_mmu_get_shadow_page(w, cfg, gfn, child_role(sp.role))
+            link_shadow_page(w, root, gfn, child)
+        text = f"map gfn {gfn} with sp#{child} under root sp#{root}"
+    mmu_unlock(w, tid, write)
+    _set(w, tid, pc=CHECK)
+    return text
+
+
+def kvm_tdp_mmu_get_vcpu_root(w: Work, cfg: Config) -> int:
+    """``kvm_tdp_mmu_alloc_root()``: reuse a valid root with an equal role, else create one
+    with a reference for the vCPU and one for the TDP MMU itself."""
+    role = root_role(cfg)
+    for pid in w.vm.tdp_roots:
+        sp = w.page(pid, "kvm_tdp_mmu_alloc_root")
+        if sp.role == role and not sp.invalid:
+            w.set_page(pid, sp._replace(root_count=sp.root_count + 1))
+            return pid
+    pid = w.new_page(
+        Page(
+            gfn=0,
+            role=role,
+            gen=0,
+            root_count=2,
+            parents=(),
+            spt=(NO_PAGE,) * cfg.spt_width,
+            tdp=True,
+            scheduled=False,
+            link=LINK_TDP_ROOTS,
+            freed=False,
+            epoch=w.vm.epoch,
+        )
+    )
+    w.vm = w.vm._replace(tdp_roots=(pid, *w.vm.tdp_roots))
+    return pid

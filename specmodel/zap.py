@@ -1,0 +1,383 @@
+"""The generation-based fast zap: ``kvm_mmu_zap_all_fast()`` as a thread (arch/x86/kvm/mmu/mmu.c).
+
+One thread is a memslot deletion (``kvm_invalidate_memslot()`` holding ``slots_lock``) that
+calls ``kvm_mmu_zap_all_fast()`` and, with the TDP MMU, ``kvm_tdp_mmu_zap_invalidated_roots()``.
+Every place where another thread can run in the kernel is a separate step: lock operations,
+the generation toggle, the TDP root invalidation, the request, each page zapped by
+``kvm_zap_obsolete_pages()``, ``cond_resched_rwlock_write()``, the TLB flush and its wait.
+Simplifications: one page per step of the walk; ``kvm_tdp_mmu_zap_invalidated_roots()``
+zaps one whole root per step without inner yields.
+"""
+
+from __future__ import annotations
+
+from specmodel.config import Config
+from specmodel.locks import mmu_unlock, mmu_waiters, slots_unlock
+from specmodel.mmu import (
+    MODE_OUTSIDE,
+    REQ_FREE_OBSOLETE_ROOTS,
+    REQ_TLB_FLUSH,
+    V_MODE,
+    is_obsolete,
+    kvm_make_all_cpus_request,
+    kvm_mmu_commit_zap_page,
+    kvm_mmu_prepare_zap_page,
+    tdp_mmu_free_root,
+)
+from specmodel.program import Successor, lock_mmu, lock_slots, run
+from specmodel.state import (
+    HAZARD_SWITCH_WROTE_PAGE,
+    NO_PAGE,
+    ROLE_INVALID,
+    State,
+    Work,
+)
+
+# Zapper locals: (pc, batch, cursor, kicked, invalid_list, hold_zapped, epoch, requested)
+Z_PC, Z_BATCH, Z_CURSOR, Z_KICKED, Z_LIST, Z_HOLD, Z_EPOCH, Z_REQUESTED = range(8)
+
+(
+    SLOTS_LOCK,
+    MMU_LOCK,
+    TOGGLE,
+    TDP_INVALIDATE,
+    REQUEST,
+    WAIT_ACK,
+    ZAP,
+    YIELD,
+    RELOCK,
+    COMMIT,
+    COMMIT_WAIT,
+    UNLOCK,
+    TDP_LOCK,
+    TDP_ZAP,
+    TDP_UNLOCK,
+    SLOTS_UNLOCK,
+    DONE,
+) = range(17)
+
+#: Cursor value: start the walk at the tail of active_mmu_pages.
+FROM_TAIL = -1
+#: Cursor value: the walk has reached the head.
+WALK_DONE = -2
+
+ZAPPER_INITIAL: tuple[int | tuple[int, ...], ...] = (SLOTS_LOCK, 0, FROM_TAIL, 0, (), 0, 0, 0)
+
+
+def in_fast_zap(z: tuple[object, ...]) -> bool:
+    """True from the generation switch until ``kvm_mmu_zap_all_fast()`` returns."""
+    pc = z[Z_PC]
+    assert isinstance(pc, int)
+    return TOGGLE < pc < TDP_LOCK
+
+
+def returned(z: tuple[object, ...]) -> bool:
+    pc = z[Z_PC]
+    assert isinstance(pc, int)
+    return pc >= TDP_LOCK
+
+
+def _set(w: Work, tid: int, **kw: object) -> None:
+    z = list(w.threads[tid])
+    for key, value in kw.items():
+        z[_INDEX[key]] = value
+    w.threads[tid] = tuple(z)
+
+
+_INDEX = {
+    "pc": Z_PC,
+    "batch": Z_BATCH,
+    "cursor": Z_CURSOR,
+    "kicked": Z_KICKED,
+    "invalid_list": Z_LIST,
+    "hold": Z_HOLD,
+    "epoch": Z_EPOCH,
+    "requested": Z_REQUESTED,
+}
+
+
+def _all_outside(state: State, kicked: int, cfg: Config) -> bool:
+    return all(state.threads[t][V_MODE] == MODE_OUTSIDE for t in cfg.vcpu_tids if kicked & (1 << t))
+
+
+def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
+    """Successors of one memslot-deletion thread."""
+    z = state.threads[tid]
+    pc = z[Z_PC]
+    sw = cfg.switches
+
+    if pc == SLOTS_LOCK:
+        if not sw.slots_lock:
+            return [
+                run(
+                    state,
+                    tid,
+                    "kvm_invalidate_memslot (no slots_lock)",
+                    lambda w: _set(w, tid, pc=MMU_LOCK),
+                )
+            ]
+        return lock_slots(state, tid, lambda w: _set(w, tid, pc=MMU_LOCK))
+
+    if pc == MMU_LOCK:
+        return lock_mmu(
+            state, tid, True, lambda w: _set(w, tid, pc=TOGGLE, hold=0), "kvm_mmu_zap_all_fast"
+        )
+
+    if pc == TOGGLE:
+
+        def toggle(w: Work) -> str:
+            old = w.vm.mmu_valid_gen
+            new = old ^ 1 if sw.toggle_generation else old + 1
+            w.vm = w.vm._replace(mmu_valid_gen=new, epoch=w.vm.epoch + 1)
+            if not sw.switch_touches_no_page:
+                for pid in w.vm.active:
+                    sp = w.page(pid, "mark page")
+                    w.set_page(pid, sp._replace(role=sp.role | ROLE_INVALID))
+                    w.hazard(HAZARD_SWITCH_WROTE_PAGE)
+            nxt = TDP_INVALIDATE if cfg.tdp_mmu else REQUEST
+            _set(w, tid, pc=nxt, epoch=w.vm.epoch)
+            return f"mmu_valid_gen {old} -> {new}"
+
+        return [run(state, tid, "kvm_mmu_zap_all_fast: toggle", toggle)]
+
+    if pc == TDP_INVALIDATE:
+
+        def invalidate(w: Work) -> str:
+            done = []
+            if sw.invalidate_tdp_roots:
+                for pid in w.vm.tdp_roots:
+                    sp = w.page(pid, "kvm_tdp_mmu_invalidate_all_roots")
+                    if not sp.invalid:
+                        w.set_page(pid, sp._replace(role=sp.role | ROLE_INVALID, scheduled=True))
+                        done.append(f"sp#{pid}")
+            _set(w, tid, pc=REQUEST)
+            return "invalid: " + (", ".join(done) or "none")
+
+        return [run(state, tid, "kvm_tdp_mmu_invalidate_all_roots", invalidate)]
+
+    if pc == REQUEST:
+
+        def request(w: Work) -> str:
+            if not sw.reload_request:
+                _set(w, tid, pc=ZAP, requested=1, batch=0, cursor=FROM_TAIL)
+                return "skipped (mutant)"
+            kicked = kvm_make_all_cpus_request(w, cfg, REQ_FREE_OBSOLETE_ROOTS)
+            _set(w, tid, pc=WAIT_ACK, kicked=kicked)
+            names = [f"vcpu{t - len(cfg.zapper_tids)}" for t in cfg.vcpu_tids if kicked & (1 << t)]
+            return "kick " + (", ".join(names) or "none")
+
+        return [
+            run(state, tid, "kvm_make_all_cpus_request(KVM_REQ_MMU_FREE_OBSOLETE_ROOTS)", request)
+        ]
+
+    if pc == WAIT_ACK:
+        if not _all_outside(state, int(z[Z_KICKED]), cfg):
+            return []
+        return [
+            run(
+                state,
+                tid,
+                "kvm_make_all_cpus_request: IPIs acknowledged",
+                lambda w: _set(w, tid, pc=ZAP, requested=1, kicked=0, batch=0, cursor=FROM_TAIL),
+            )
+        ]
+
+    if pc == ZAP:
+        return _zap_obsolete_step(state, tid, cfg)
+
+    if pc == YIELD:
+
+        def unlock(w: Work) -> None:
+            mmu_unlock(w, tid, True)
+            _set(w, tid, pc=RELOCK)
+
+        return [run(state, tid, "cond_resched_rwlock_write: write_unlock", unlock)]
+
+    if pc == RELOCK:
+        return lock_mmu(
+            state,
+            tid,
+            True,
+            lambda w: _set(w, tid, pc=ZAP, hold=0, batch=0, cursor=FROM_TAIL),
+            "cond_resched_rwlock_write",
+        )
+
+    if pc == COMMIT:
+        invalid_list = z[Z_LIST]
+        if not invalid_list:
+            return [
+                run(
+                    state,
+                    tid,
+                    "kvm_mmu_commit_zap_page: nothing to free",
+                    lambda w: _set(w, tid, pc=UNLOCK),
+                )
+            ]
+
+        def flush(w: Work) -> str:
+            kicked = kvm_make_all_cpus_request(w, cfg, REQ_TLB_FLUSH)
+            _set(w, tid, pc=COMMIT_WAIT, kicked=kicked)
+            return f"{len(invalid_list)} page(s) to free"
+
+        return [run(state, tid, "kvm_mmu_commit_zap_page: kvm_flush_remote_tlbs", flush)]
+
+    if pc == COMMIT_WAIT:
+        if not _all_outside(state, int(z[Z_KICKED]), cfg):
+            return []
+
+        def free(w: Work) -> str:
+            pages = list(z[Z_LIST])
+            kvm_mmu_commit_zap_page(w, pages)
+            _set(w, tid, pc=UNLOCK, invalid_list=(), kicked=0)
+            return "freed " + ", ".join(f"sp#{p}" for p in z[Z_LIST])
+
+        return [run(state, tid, "kvm_mmu_commit_zap_page: free", free)]
+
+    if pc == UNLOCK:
+
+        def unlock_final(w: Work) -> None:
+            mmu_unlock(w, tid, True)
+            _set(w, tid, pc=TDP_LOCK if cfg.tdp_mmu else SLOTS_UNLOCK)
+
+        return [run(state, tid, "kvm_mmu_zap_all_fast: write_unlock(&kvm->mmu_lock)", unlock_final)]
+
+    if pc == TDP_LOCK:
+        return lock_mmu(
+            state,
+            tid,
+            False,
+            lambda w: _set(w, tid, pc=TDP_ZAP),
+            "kvm_tdp_mmu_zap_invalidated_roots",
+        )
+
+    if pc == TDP_ZAP:
+        return [run(state, tid, "kvm_tdp_mmu_zap_invalidated_roots", lambda w: _tdp_zap(w, tid))]
+
+    if pc == TDP_UNLOCK:
+
+        def tdp_unlock(w: Work) -> None:
+            mmu_unlock(w, tid, False)
+            _set(w, tid, pc=SLOTS_UNLOCK)
+
+        return [run(state, tid, "kvm_tdp_mmu_zap_invalidated_roots: read_unlock", tdp_unlock)]
+
+    if pc == SLOTS_UNLOCK:
+
+        def release(w: Work) -> None:
+            if sw.slots_lock:
+                slots_unlock(w)
+            _set(w, tid, pc=DONE)
+
+        return [run(state, tid, "mutex_unlock(&kvm->slots_lock)", release)]
+
+    return []  # DONE or crashed
+
+
+def _tdp_zap(w: Work, tid: int) -> str:
+    """One scheduled root: clear the flag, zap everything below it, put the TDP MMU's
+    reference (``kvm_tdp_mmu_put_root``)."""
+    for pid in w.vm.tdp_roots:
+        sp = w.page(pid, "kvm_tdp_mmu_zap_invalidated_roots")
+        if not sp.scheduled:
+            continue
+        for child in sp.spt:
+            if child >= 0:
+                c = w.page(child, "tdp_mmu_zap_root")
+                w.set_page(child, c._replace(freed=True, parents=()))
+        sp = sp._replace(
+            scheduled=False, spt=(NO_PAGE,) * len(sp.spt), root_count=sp.root_count - 1
+        )
+        w.set_page(pid, sp)
+        if sp.root_count == 0:
+            tdp_mmu_free_root(w, pid)
+        return f"zapped root sp#{pid}"
+    _set(w, tid, pc=TDP_UNLOCK)
+    return "no scheduled root left"
+
+
+def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
+    """One iteration of ``kvm_zap_obsolete_pages()``: walk from the tail, stop at the first
+    valid page, yield after ``BATCH_ZAP_PAGES``, restart from the tail when unstable."""
+    z = state.threads[tid]
+    sw = cfg.switches
+    active = state.vm.active
+    cursor = int(z[Z_CURSOR])
+    pid = active[-1] if cursor == FROM_TAIL and active else cursor
+    if cursor == WALK_DONE or pid == FROM_TAIL:
+        return [
+            run(
+                state,
+                tid,
+                "kvm_zap_obsolete_pages: reached the head",
+                lambda w: _set(w, tid, pc=COMMIT),
+            )
+        ]
+    sp = state.pages[pid]
+    if not sp.freed and not is_obsolete(sp, state.vm.mmu_valid_gen):
+        return [
+            run(
+                state,
+                tid,
+                f"kvm_zap_obsolete_pages: sp#{pid} is valid, stop",
+                lambda w: _set(w, tid, pc=COMMIT),
+            )
+        ]
+    i = active.index(pid)
+    prev = active[i - 1] if i > 0 else WALK_DONE
+
+    if sp.invalid and not sp.freed:
+        return [
+            run(
+                state,
+                tid,
+                f"kvm_zap_obsolete_pages: WARN invalid sp#{pid} on list, skip",
+                lambda w: _set(w, tid, cursor=prev),
+            )
+        ]
+
+    out: list[Successor] = []
+    batch = int(z[Z_BATCH])
+    if batch >= cfg.batch:
+        if not sw.zap_until_done:
+            return [
+                run(
+                    state,
+                    tid,
+                    "kvm_zap_obsolete_pages: batch done, return (mutant)",
+                    lambda w: _set(w, tid, pc=COMMIT),
+                )
+            ]
+        if sw.zap_yields:
+            contended = bool(state.vm.mmu_queue)
+            if (cfg.preemptible and contended) or not cfg.preemptible:
+                out.append(
+                    run(
+                        state,
+                        tid,
+                        "cond_resched_rwlock_write: yield"
+                        + (" (mmu_lock contended)" if contended else " (need_resched)"),
+                        lambda w: _set(w, tid, pc=YIELD),
+                    )
+                )
+                if cfg.preemptible:
+                    return out
+
+    def zap(w: Work) -> str:
+        invalid_list = list(z[Z_LIST])
+        nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, pid, invalid_list)
+        for waiter in mmu_waiters(w.vm):
+            if waiter in cfg.vcpu_tids:
+                v = w.threads[waiter]
+                w.threads[waiter] = (*v[:5], v[5] + nr, *v[6:])
+        _set(
+            w,
+            tid,
+            batch=batch + nr,
+            hold=int(z[Z_HOLD]) + nr,
+            invalid_list=tuple(invalid_list),
+            cursor=FROM_TAIL if unstable else prev,
+        )
+        return f"zap sp#{pid} (gfn {sp.gfn}, level {sp.level}, root_count {sp.root_count})"
+
+    out.append(run(state, tid, "kvm_zap_obsolete_pages: __kvm_mmu_prepare_zap_page", zap))
+    return out

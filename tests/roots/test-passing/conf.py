@@ -1,0 +1,2 @@
+extensions = ["specmodel.sphinxext"]
+specmodel_max_states = 50_000
