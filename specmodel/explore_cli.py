@@ -164,8 +164,10 @@ def run_explore(args: argparse.Namespace) -> int:
         print("metrics: " + ", ".join(f"{k}={v}" for k, v in result.metrics.items()))
         if result.violation is not None:
             print(result.violation.render())
-            print(
-                f"replay: specmodel.replay({result.scenario!r}, "
-                f"{result.violation.trace.schedule!r}, ...)"
+            args_text = ", ".join(
+                [repr(result.scenario), repr(result.violation.trace.schedule)]
+                + ([f"mutant={'+'.join(result.mutant)!r}"] if result.mutant else [])
+                + [f"{k}={int(v)}" for k, v in result.params.items()]
             )
+            print(f"replay: specmodel.replay({args_text})")
     return 0 if result.holds else 1

@@ -311,6 +311,30 @@ def vcpus_never_blocked(cfg: Config, s: State) -> str | None:
     return None
 
 
+def no_vcpu_runs_during_zap(cfg: Config, s: State) -> str | None:
+    """(Its violation is a witness) no vCPU is in the guest on a current-generation root
+    while kvm_zap_obsolete_pages() still has obsolete pages to zap."""
+    for z in cfg.zapper_tids:
+        zz = s.threads[z]
+        if not (zz[Z_REQUESTED] and in_fast_zap(zz)):
+            continue
+        if not any(
+            not s.pages[p].freed and _stale_gen(s.pages[p], s.vm.mmu_valid_gen) for p in s.vm.active
+        ):
+            continue
+        for t in cfg.vcpu_tids:
+            v = s.threads[t]
+            root = v[V_ROOT]
+            if v[V_MODE] == 1 and root != NO_PAGE:
+                sp = s.pages[root]
+                if not sp.freed and not is_obsolete(sp, s.vm.mmu_valid_gen):
+                    return (
+                        f"{_vcpu_name(cfg, t)} runs on current root sp#{root} while the "
+                        f"zap still has obsolete pages to zap"
+                    )
+    return None
+
+
 def _inv(check: Check) -> Invariant:
     doc = (check.__doc__ or "").strip()
     return Invariant(check.__name__, " ".join(doc.split()), check)
@@ -344,5 +368,8 @@ BUILTIN: dict[str, Invariant] = {
 
 #: Statements from mmu.rst's history that the kernel model refutes; only checked on request.
 REFUTABLE: dict[str, Invariant] = {
-    i.name: i for i in map(_inv, (never_enters_on_obsolete_root, vcpus_never_blocked))
+    i.name: i
+    for i in map(
+        _inv, (never_enters_on_obsolete_root, vcpus_never_blocked, no_vcpu_runs_during_zap)
+    )
 }

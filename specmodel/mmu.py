@@ -154,6 +154,7 @@ def kvm_mmu_prepare_zap_page(
             and not c.parents
             and not (cfg.switches.preserve_nested_roots and c.root_count > 0)
         ):
+            w.notes.append(f"sp#{child} lost its last parent: zap it too (nested)")
             nr_zapped += kvm_mmu_prepare_zap_page(w, cfg, child, invalid_list)[0]
     sp = w.page(pid, "kvm_mmu_page_unlink_children")
     sp = sp._replace(spt=(NO_PAGE,) * len(sp.spt))  # children unlinked, leaves dropped
@@ -174,6 +175,11 @@ def kvm_mmu_prepare_zap_page(
         # ... onto invalid_list. An already-invalid page gets a plain list_add: the kernel
         # assumes it is on no list. If it still is (FACTS H.6), active_mmu_pages keeps a
         # pointer to it, which is what CVE-2026-64561 turns into a use-after-free.
+        elif sp.link == LINK_ACTIVE:
+            w.notes.append(
+                f"sp#{pid} already invalid: list_add to invalid_list "
+                f"while still on active_mmu_pages"
+            )
         sp = sp._replace(link=LINK_INVALID_LIST)
         invalid_list.append(pid)
         w.vm = w.vm._replace(n_used_mmu_pages=w.vm.n_used_mmu_pages - 1)
@@ -183,6 +189,10 @@ def kvm_mmu_prepare_zap_page(
             w.list_del(pid)
         sp = sp._replace(link=LINK_NONE)
         zapped_valid_root = not was_obsolete
+        w.notes.append(
+            f"sp#{pid} pinned (root_count {sp.root_count}): invalid, off active_mmu_pages"
+            + ("; KVM_REQ_MMU_FREE_OBSOLETE_ROOTS to all vCPUs" if zapped_valid_root else "")
+        )
     w.set_page(pid, sp._replace(role=sp.role | ROLE_INVALID))
     if zapped_valid_root:
         kvm_make_all_cpus_request(w, cfg, REQ_FREE_OBSOLETE_ROOTS)
@@ -192,6 +202,10 @@ def kvm_mmu_prepare_zap_page(
 def kvm_mmu_commit_zap_page(w: Work, invalid_list: list[int]) -> None:
     """``kvm_mmu_commit_zap_page()``: free every page on ``invalid_list`` (the remote TLB
     flush before it is a separate step of the caller where it matters)."""
+    if invalid_list:
+        w.notes.append(
+            "kvm_mmu_commit_zap_page: free " + ", ".join(f"sp#{p}" for p in invalid_list)
+        )
     for pid in invalid_list:
         sp = w.page(pid, "kvm_mmu_commit_zap_page")
         if sp.root_count > 0:
@@ -232,6 +246,7 @@ def kvm_mmu_zap_oldest_mmu_pages(w: Work, cfg: Config, nr_to_zap: int) -> int:
     invalid_list: list[int] = []
     total = 0
     restart = True
+    w.notes.append(f"kvm_mmu_zap_oldest_mmu_pages({nr_to_zap})")
     while restart:
         restart = False
         i = len(w.vm.active) - 1
@@ -240,6 +255,7 @@ def kvm_mmu_zap_oldest_mmu_pages(w: Work, cfg: Config, nr_to_zap: int) -> int:
             prev = w.vm.active[i - 1] if i > 0 else NO_PAGE  # list_for_each_entry_safe_reverse
             sp = w.page(pid, "kvm_mmu_zap_oldest_mmu_pages")
             if sp.root_count == 0:
+                w.notes.append(f"zap sp#{pid}")
                 nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, pid, invalid_list)
                 total += nr
                 if total >= nr_to_zap:

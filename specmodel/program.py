@@ -36,8 +36,15 @@ def run(state: State, tid: int, label: str, body: Callable[[Work], str | None]) 
     except UseAfterFree as exc:
         t = w.threads[tid]
         w.threads[tid] = (PC_CRASHED, *t[1:])
-        return Successor(f"{label}: USE-AFTER-FREE ({exc})", w.freeze())
-    return Successor(f"{label}{': ' + extra if extra else ''}", w.freeze())
+        return Successor(f"{label}: {_notes(w)}USE-AFTER-FREE ({exc})", w.freeze())
+    return Successor(f"{label}{': ' + extra if extra else ''}{_notes(w, '; ')}", w.freeze())
+
+
+def _notes(w: Work, lead: str = "") -> str:
+    if not w.notes:
+        return ""
+    text = "; ".join(w.notes)
+    return f"{lead}{text}" if lead else f"{text}; "
 
 
 def lock_mmu(

@@ -125,10 +125,6 @@ def reclaim_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                     lambda w: _set(w, tid, pc=FREE_LOCK, req=0),
                 )
             ]
-        if v[V_STEPS] == 0:
-            return [
-                run(state, tid, "vcpu_run: return to userspace", lambda w: _set(w, tid, pc=DONE))
-            ]
         nxt = LOAD_LOCK if v[V_ROOT] == NO_PAGE and v[V_EPTP] != NO_EPTP else ENTER
         return [
             run(
@@ -153,12 +149,9 @@ def reclaim_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                 w.page(root, "is_obsolete_root"), w.vm.mmu_valid_gen
             ):
                 invalid_list: list[int] = []
+                text = f"mmu_free_root_page(sp#{root})"
                 mmu_free_root_page(w, cfg, root, invalid_list)
-                freed = list(invalid_list)
                 kvm_mmu_commit_zap_page(w, invalid_list)
-                text = f"mmu_free_root_page(sp#{root}); freed " + (
-                    ", ".join(f"sp#{p}" for p in freed) or "nothing"
-                )
                 root = NO_PAGE
             mmu_unlock(w, tid, True)
             _set(w, tid, pc=CHECK, root=root)
@@ -199,6 +192,15 @@ def reclaim_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         return [run(state, tid, "vcpu_enter_guest: vcpu->mode = IN_GUEST_MODE", enter)]
 
     if pc == GUEST:
+        if v[V_STEPS] == 0:
+            return [
+                run(
+                    state,
+                    tid,
+                    "L1 exits to userspace (no guest actions left)",
+                    _goto(tid, pc=DONE, mode=MODE_OUTSIDE),
+                )
+            ]
         out = []
         steps = v[V_STEPS] - 1
         for level in guest.levels:
@@ -252,12 +254,9 @@ def reclaim_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             root, text = vv[V_ROOT], "no root to free"
             if root != NO_PAGE:
                 invalid_list: list[int] = []
+                text = f"mmu_free_root_page(sp#{root})"
                 mmu_free_root_page(w, cfg, root, invalid_list)
-                freed = list(invalid_list)
                 kvm_mmu_commit_zap_page(w, invalid_list)
-                text = f"mmu_free_root_page(sp#{root})" + (
-                    "; freed " + ", ".join(f"sp#{p}" for p in freed) if freed else ""
-                )
             mmu_unlock(w, tid, True)
             _set(w, tid, pc=CHECK, root=NO_PAGE, eptp=vv[V_ARG])
             return text

@@ -116,9 +116,10 @@ def _fast_zap_build(
         spt_width=width,
     )
     rrole = root_role(cfg)
-    # The root (sp#0) was created first, so it is the oldest page; children follow.
-    children = tuple(range(1, pages))
-    spt = tuple(children[i - 1] if 0 < i < pages else NO_PAGE for i in range(width))
+    # The root (sp#0) was created first, so it is the oldest page; children follow, the one
+    # for gfn 1 (which vCPUs fault on) last, so it is the last page the zap reaches.
+    children = tuple(range(pages - 1, 0, -1))
+    spt = tuple(pages - i if 0 < i < pages else NO_PAGE for i in range(width))
     if tdp_mmu:
         root = Page(
             gfn=ROOT_GFN,

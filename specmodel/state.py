@@ -90,13 +90,15 @@ class State(NamedTuple):
 class Work:
     """A mutable working copy of a ``State`` that one step edits."""
 
-    __slots__ = ("pages", "threads", "tid", "vm")
+    __slots__ = ("notes", "pages", "threads", "tid", "vm")
 
     def __init__(self, state: State, tid: int) -> None:
         self.vm = state.vm
         self.pages = list(state.pages)
         self.threads = list(state.threads)
         self.tid = tid
+        #: What kernel functions did during the step, for the trace.
+        self.notes: list[str] = []
 
     def freeze(self) -> State:
         return State(self.vm, tuple(self.pages), tuple(self.threads))

@@ -205,7 +205,7 @@ def _lane(
         cx = LABEL_W + i * STEP_W + STEP_W / 2
         cy = top + LANE_H - 16
         out.append(
-            f'<g><title>{i + 1}. {escape(thread)}: {escape(step.op)}</title>'
+            f"<g><title>{i + 1}. {escape(thread)}: {escape(step.op)}</title>"
             f'<circle cx="{cx}" cy="{cy}" r="8" fill="#333333"/>'
             f'<text x="{cx}" y="{cy + 3.5}" text-anchor="middle" fill="#ffffff" '
             f'font-size="9">{i + 1}</text></g>'

@@ -225,13 +225,13 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         if not _all_outside(state, int(z[Z_KICKED]), cfg):
             return []
 
-        def free(w: Work) -> str:
+        def free(w: Work) -> None:
             pages = list(z[Z_LIST])
             kvm_mmu_commit_zap_page(w, pages)
             _set(w, tid, pc=UNLOCK, invalid_list=(), kicked=0)
-            return "freed " + ", ".join(f"sp#{p}" for p in z[Z_LIST])
+            return None
 
-        return [run(state, tid, "kvm_mmu_commit_zap_page: free", free)]
+        return [run(state, tid, "TLB flush acknowledged", free)]
 
     if pc == UNLOCK:
 

@@ -38,7 +38,8 @@ def setup(app: Sphinx) -> ExtensionMetadata:
         120.0,
         "env",
         types=frozenset({int, float, type(None)}),
-        description="Seconds each spec:claim / spec:invariant / spec:run may take (None = no limit).",
+        description="Seconds each spec:claim / spec:invariant / spec:run may take "
+        "(None = no limit).",
     )
     app.add_config_value(
         "specmodel_skip_exploration",

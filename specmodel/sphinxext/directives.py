@@ -26,14 +26,14 @@ from specmodel.sphinxext.render import verdict_box
 SKIPPED = "specmodel_skip_exploration = True: checks were skipped in this build"
 
 
-class OpenOptionSpec(dict[str, Callable[[str | None], Any]]):
+class OpenOptionSpec(dict[str, Callable[[str], Any]]):
     """An option_spec that accepts any option, so ``run()`` can report unknown ones itself.
 
     Docutils only turns an unknown option into an ERROR system message, which does not fail a
     build (SPHINX.md 2.1). Every value stays a string; the directive converts and validates it.
     """
 
-    def __missing__(self, key: str) -> Callable[[str | None], Any]:
+    def __missing__(self, key: str) -> Callable[[str], Any]:
         return directives.unchanged
 
     def __bool__(self) -> bool:  # docutils skips option parsing for an empty spec
@@ -48,7 +48,7 @@ class SpecDirective(SphinxDirective):
     """Shared behaviour: verdict recording, option checking, no escaping exceptions."""
 
     kind: ClassVar[Kind]
-    option_spec: ClassVar[OpenOptionSpec] = open_options()  # type: ignore[assignment]
+    option_spec: ClassVar[OpenOptionSpec] = open_options()
     #: options beyond option_spec are parameters (claims, scenarios) instead of errors
     extra_options_are_params: ClassVar[bool] = False
 
@@ -151,14 +151,15 @@ class SpecDirective(SphinxDirective):
         )
         cache_dir = config.specmodel_cache_dir
         cache = ResultCache(Path(cache_dir) if cache_dir else None)
-        outcome = cache.get(key)
-        cached = outcome is not None
-        if outcome is None:
+        hit = cache.get(key)
+        cached = hit is not None
+        if hit is None:
             outcome = compute()
             if outcome.status in ("held", "diverged"):
                 cache.put(key, outcome)
-        self.record(outcome.status, outcome.message, outcome=outcome, expect=expect,
-                    cached=cached)
+        else:
+            outcome = hit
+        self.record(outcome.status, outcome.message, outcome=outcome, expect=expect, cached=cached)
         return [verdict_box(outcome, what=what, expect=expect)]
 
 
@@ -220,8 +221,12 @@ class FieldDirective(SpecDirective):
         if problems:
             message = f"spec:field {name} diverges from {spec.model}: " + "; ".join(problems)
             self.record("diverged", message)
-            return [anchor, header, *self.body(), verdict_box(Outcome("diverged", message),
-                                                              what=f"field {name}")]
+            return [
+                anchor,
+                header,
+                *self.body(),
+                verdict_box(Outcome("diverged", message), what=f"field {name}"),
+            ]
         self.record("held")
         return [anchor, header, *self.body()]
 

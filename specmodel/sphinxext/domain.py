@@ -70,7 +70,7 @@ class SpecDomain(Domain):
         "field": XRefRole(),
         "claim": XRefRole(),
     }
-    initial_data: dict[str, Any] = {  # noqa: RUF012
+    initial_data = {  # noqa: RUF012
         "models": {},
         "fields": {},
         "claims": {},
@@ -126,7 +126,9 @@ class SpecDomain(Domain):
         return [
             v
             for v in self.records("verdicts")
-            if v.generation == self.generation and not v.cached and v.status != "skipped"
+            if v.generation == self.generation
+            and not v.cached
+            and v.status != "skipped"
             and v.kind in ("claim", "invariant", "run")
         ]
 

@@ -7,6 +7,7 @@ the same extension, so the CLI and ``sphinx-build`` reach the same verdicts on t
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from specmodel.sphinxext.domain import spec_domain
 from specmodel.sphinxext.records import Verdict
 
 EXTENSION = "specmodel.sphinxext"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class EngineError(SpecmodelError, RuntimeError):
@@ -117,7 +119,7 @@ def check_sources(
     return CheckRun(
         verdicts=all_verdicts(domain),
         statuscode=app.statuscode,
-        warnings=captured.getvalue(),
+        warnings=_ANSI.sub("", captured.getvalue()),
         fresh=len(domain.fresh_runs()),
         srcdir=srcdir,
     )

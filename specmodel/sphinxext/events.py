@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 DIRECTIVES = ("claim", "field", "invariant", "model", "run")
 ROLES = ("claim", "field", "value")
 # docutils 0.22 quotes names with typographic quotes in the doctree, ASCII ones in the log
-_Q = "[\"\u201c\u201d]"
+_Q = '["\u201c\u201d]'
 _UNKNOWN_DIRECTIVE = re.compile(rf"Unknown directive type {_Q}spec:([^\"\u201d]*){_Q}", re.I)
 _UNKNOWN_ROLE = re.compile(rf"Unknown interpreted text role {_Q}spec:([^\"\u201d]*){_Q}", re.I)
 _DIRECTIVE_ERROR = re.compile(rf"Error in {_Q}(spec:[^\"\u201d]*){_Q} directive:\s*(.*)", re.S)
@@ -121,12 +121,11 @@ def report(app: Sphinx, exception: BaseException | None) -> None:
     verdicts = all_verdicts(domain)
     for verdict in verdicts:
         if verdict.failed:
-            subtype = "error" if verdict.status == "error" else verdict.kind
             logger.error(
                 verdict.message,
                 location=verdict.location,
                 type="spec",
-                subtype="divergence" if subtype != "error" else "error",
+                subtype="divergence" if verdict.status == "diverged" else "error",
             )
     summary = _summary(verdicts)
     if summary:

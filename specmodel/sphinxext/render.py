@@ -43,14 +43,20 @@ def verdict_box(
             items += nodes.list_item("", nodes.paragraph(text=line))
         box += items
     if outcome.status in ("diverged", "error") and outcome.message:
-        box += nodes.literal_block(outcome.message, outcome.message, classes=["spec-message"])
+        box += nodes.literal_block(
+            outcome.message, outcome.message, classes=["spec-message"], language="text"
+        )
     elif outcome.trace is not None:
         box += nodes.paragraph(text="Counterexample:")
-        box += nodes.literal_block(outcome.trace.text, outcome.trace.text, classes=["spec-trace"])
+        box += nodes.literal_block(
+            outcome.trace.text, outcome.trace.text, classes=["spec-trace"], language="text"
+        )
     if outcome.trace is not None:
         box += timeline_node(outcome, what)
     if outcome.output:
-        box += nodes.literal_block(outcome.output, outcome.output, classes=["spec-output"])
+        box += nodes.literal_block(
+            outcome.output, outcome.output, classes=["spec-output"], language="text"
+        )
     return box
 
 

@@ -64,7 +64,9 @@ class ValueRole(SphinxRole):
                 self._record(name, "held", "")
             return [rendered], []
         except Exception as exc:  # never abort the build from a role
-            self._record(name, "error", f":spec:value: internal error ({type(exc).__name__}: {exc})")
+            self._record(
+                name, "error", f":spec:value: internal error ({type(exc).__name__}: {exc})"
+            )
             return [nodes.literal(self.rawtext, self.text)], []
 
     def _record(self, name: str, status: Status, message: str) -> None:

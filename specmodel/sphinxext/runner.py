@@ -139,7 +139,10 @@ def check_claim(claim_id: str, options: Mapping[str, str | None], budget: Budget
         accepted = inspect.signature(claim.run).parameters
         extra = {
             name: value
-            for name, value in (("max_states", budget.max_states), ("time_limit", budget.time_limit))
+            for name, value in (
+                ("max_states", budget.max_states),
+                ("time_limit", budget.time_limit),
+            )
             if name in accepted and value is not None
         }
         with deadline(budget.time_limit, f"claim {claim_id}"):
@@ -154,8 +157,7 @@ def check_claim(claim_id: str, options: Mapping[str, str | None], budget: Budget
     states = sum(int(e.states) for e in result.explorations)
     if budget.max_states is not None and states > budget.max_states:
         return _error(
-            f"claim {claim_id} exceeded its budget ({budget.describe()}): "
-            f"explored {states} states",
+            f"claim {claim_id} exceeded its budget ({budget.describe()}): explored {states} states",
             started,
         )
     summary = tuple(str(e.describe()) for e in result.explorations)
@@ -194,21 +196,19 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
         from specmodel.invariants import BUILTIN
 
         expect = parse_expect(options.get("expect"))
-        params = {
-            k: parse_param(k, v) for k, v in options.items() if k not in _INVARIANT_OPTIONS
-        }
+        params = {k: parse_param(k, v) for k, v in options.items() if k not in _INVARIANT_OPTIONS}
         call = format_call(scenario, params, mutants)
         with deadline(_backstop(budget.time_limit), f"invariant {expression!r} in {call}"):
-            run = explore(
-                scenario,
-                invariants=[expression],
+            arguments: dict[str, Any] = {
+                "invariants": [expression],
                 # the prose states this expression; the built-in invariants are the claims'
-                exclude=tuple(BUILTIN),
-                mutant=mutants or None,
-                max_states=budget.max_states,
-                time_limit=budget.time_limit,
+                "exclude": tuple(BUILTIN),
+                "mutant": mutants or None,
+                "max_states": budget.max_states,
+                "time_limit": budget.time_limit,
                 **params,
-            )
+            }
+            run = explore(scenario, **arguments)
     except BudgetExceededError as exc:
         what = f"invariant {expression!r} in {format_call(scenario, params, mutants)}"
         return _error(_budget_message(what, exc, budget), started)
@@ -230,9 +230,7 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
             f"steps: {violation.message}\ncounterexample:\n{violation.trace.render()}"
         )
     elif expect == "holds":
-        message = (
-            f"spec:invariant diverges from the model: {expression!r} does not hold in {call}"
-        )
+        message = f"spec:invariant diverges from the model: {expression!r} does not hold in {call}"
     else:
         message = (
             f"spec:invariant diverges from the model: the prose expects {expression!r} to be "
@@ -289,8 +287,9 @@ def check_block(code: str, expect_text: str | None, first_line: int, budget: Bud
         if not refutes:
             return _error(f"spec:run block raised {found}", started)
         if expect == "violated":
-            return Outcome("held", "", (f"refuted as expected: {found}",), 0, seconds,
-                           output=out.getvalue())
+            return Outcome(
+                "held", "", (f"refuted as expected: {found}",), 0, seconds, output=out.getvalue()
+            )
         return Outcome(
             "diverged",
             f"spec:run block diverges from the model: the prose expects it to run without "
@@ -337,4 +336,3 @@ def _one_line(exc: BaseException, *, with_type: bool = True) -> str:
             for err in exc.errors()
         )
     return f"{type(exc).__name__}: {text}" if with_type else text
-

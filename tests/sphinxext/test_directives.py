@@ -175,8 +175,41 @@ def test_verdict_records_serialise_for_reports() -> None:
     """The fields the CLI reports: path, line, kind, target, status, message, states, seconds."""
     verdict = Verdict("a.rst", 3, "claim", "checks.x.y", "held", states=12, seconds=0.5)
     assert set(verdict.to_json()) == {
-        "path", "line", "kind", "target", "status", "message", "states", "seconds",
-        "docname", "expect",
+        "path",
+        "line",
+        "kind",
+        "target",
+        "status",
+        "message",
+        "states",
+        "seconds",
+        "docname",
+        "expect",
     }
     assert verdict.location == "a.rst:3"
     assert not verdict.failed
+
+
+@pytest.mark.sphinx("html", testroot="timeout", freshenv=True)
+def test_a_block_over_its_time_limit_is_a_located_error_not_a_hang(app: Any) -> None:
+    """specmodel_time_limit = 0.3 in conf.py; the block loops forever."""
+    app.build()
+    assert app.statuscode == 1
+    assert spec_errors(app) == [
+        at(app, "index.rst", ".. spec:run::")
+        + "spec:run block exceeded its budget (specmodel_max_states = 200000, "
+        "specmodel_time_limit = 0.3): spec:run block ran longer than its time limit of 0.3 s "
+        "[spec.error]"
+    ]
+
+
+@pytest.mark.sphinx("html", testroot="include", freshenv=True)
+def test_a_directive_in_an_included_file_is_located_in_that_file(app: Any) -> None:
+    app.build()
+    assert app.statuscode == 1
+    assert spec_errors(app) == [
+        at(app, "part.inc", ".. spec:run::")
+        + "spec:run block diverges from the model: the prose expects it to run without error; "
+        f"it raised AssertionError at line {line_of(Path(app.srcdir) / 'part.inc', 'assert')}: "
+        "assert BATCH_ZAP_PAGES == 11 [spec.divergence]"
+    ]

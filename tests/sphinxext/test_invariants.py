@@ -30,12 +30,16 @@ def test_invariant_verdicts_and_bad_inputs_are_located(app: Any) -> None:
     assert "\ncounterexample:\n   1. zapper0 " in diverged
     assert re.search(r"toggle: mmu_valid_gen 1 -> 2 .*\[spec\.divergence\]$", diverged)
 
-    assert found[1] == (
-        at(app, "index.rst", ".. spec:invariant:: kvm.arch.mmu_valid_gen in (0, 1\n".strip())
-        + "spec:invariant 'kvm.arch.mmu_valid_gen in (0, 1': invariant "
-        "'kvm.arch.mmu_valid_gen in (0, 1' is not a Python expression: '(' was never closed "
-        "(column 27) [spec.error]"
-    ) or "is not a Python expression" in found[1]
+    assert (
+        found[1]
+        == (
+            at(app, "index.rst", ".. spec:invariant:: kvm.arch.mmu_valid_gen in (0, 1\n".strip())
+            + "spec:invariant 'kvm.arch.mmu_valid_gen in (0, 1': invariant "
+            "'kvm.arch.mmu_valid_gen in (0, 1' is not a Python expression: '(' was never closed "
+            "(column 27) [spec.error]"
+        )
+        or "is not a Python expression" in found[1]
+    )
     assert found[2] == (
         at(app, "index.rst", "kvm.no_such_attribute")
         + "spec:invariant 'kvm.no_such_attribute == 1': invariant 'kvm.no_such_attribute == 1' "

@@ -1,0 +1,2 @@
+extensions = ["specmodel.sphinxext"]
+specmodel_time_limit = 0.3
