@@ -40,10 +40,19 @@ class ClaimFailed(Exception):
 class ClaimContext:
     """What a check sees: its parameters, the mutant under test, and ``explore``."""
 
-    def __init__(self, claim: Claim, mutant: str | None, params: Mapping[str, ParamValue]):
+    def __init__(
+        self,
+        claim: Claim,
+        mutant: str | None,
+        params: Mapping[str, ParamValue],
+        max_states: int | None = None,
+        time_limit: float | None = None,
+    ):
         self.claim = claim
         self.mutant = mutant
         self.params = dict(params)
+        self.max_states = max_states
+        self.time_limit = time_limit
         self.explorations: list[Exploration] = []
 
     def explore(
@@ -68,6 +77,8 @@ class ClaimContext:
             invariants=invariants,
             exclude=exclude,
             witness=witness,
+            max_states=self.max_states,
+            time_limit=self.time_limit,
             **params,
         )
         self.explorations.append(result)
@@ -116,9 +127,17 @@ class Claim:
     #: ``:expect: violated``); its refutation on the kernel is what makes it non-vacuous.
     kernel_refutes: bool = False
 
-    def run(self, *, mutant: str | None = None, **params: object) -> ClaimResult:
+    def run(
+        self,
+        *,
+        mutant: str | None = None,
+        max_states: int | None = None,
+        time_limit: float | None = None,
+        **params: object,
+    ) -> ClaimResult:
         """Run the check on the kernel model (or ``mutant``); parameters override the
-        declared defaults and must be ones the claim declares."""
+        declared defaults and must be ones the claim declares. ``max_states`` and
+        ``time_limit`` bound each exploration (``BudgetExceededError``)."""
         if mutant is not None and mutant not in MUTANTS:
             raise UnknownNameError("mutant", mutant, MUTANTS)
         merged: dict[str, ParamValue] = dict(self.params)
@@ -129,7 +148,7 @@ class Claim:
                     f"{', '.join(sorted(self.params)) or '(none)'}"
                 )
             merged[key] = _coerce(self.id, key, value, self.params[key])
-        ctx = ClaimContext(self, mutant, merged)
+        ctx = ClaimContext(self, mutant, merged, max_states, time_limit)
         try:
             self.check(ctx)
         except ClaimFailed as failed:

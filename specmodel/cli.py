@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from specmodel.check_cli import add_check_parser
+from specmodel.claims_cli import add_claims_parser
 from specmodel.explore_cli import add_explore_parser
 from specmodel.lint_cli import add_lint_parser
 
@@ -12,6 +14,8 @@ from specmodel.lint_cli import add_lint_parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="specmodel", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_check_parser(subparsers)
+    add_claims_parser(subparsers)
     add_explore_parser(subparsers)
     add_lint_parser(subparsers)
     return parser

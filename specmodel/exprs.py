@@ -64,7 +64,8 @@ def compile_invariant(spec: object, cfg: Config, names: tuple[str, ...]) -> Inva
         base = namespace()
 
         def fn(kvm: Kvm) -> bool:
-            return bool(eval(code, base, {"kvm": kvm}))
+            # One namespace: generator expressions see only globals, so kvm goes there.
+            return bool(eval(code, {**base, "kvm": kvm}))
 
         name = text
     elif callable(spec):

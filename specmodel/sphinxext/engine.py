@@ -64,6 +64,7 @@ def _extensions(confdir: Path | None, overrides: Mapping[str, Any]) -> list[str]
 def check_sources(
     path: str | Path,
     *,
+    confdir: str | Path | None = None,
     builddir: str | Path | None = None,
     confoverrides: Mapping[str, Any] | None = None,
     parallel: int = 0,
@@ -73,7 +74,8 @@ def check_sources(
 ) -> CheckRun:
     """Build ``path`` (a source directory, or one .rst file) with the dummy builder.
 
-    A directory with a ``conf.py`` is built with it (adding ``specmodel.sphinxext`` if it is
+    ``confdir`` names the folder of the project's ``conf.py`` when it is not ``path``
+    itself. A directory with a ``conf.py`` is built with it (adding ``specmodel.sphinxext`` if it is
     not listed); otherwise with only this extension. A single file is built alone (as the
     only ``include_patterns`` entry of its directory). ``builddir`` defaults to
     ``<srcdir>/_build/specmodel-check`` so a second run is incremental. Raises
@@ -93,7 +95,12 @@ def check_sources(
         overrides.setdefault("root_doc", target.stem)
     else:
         srcdir = target
-    confdir = srcdir if (srcdir / "conf.py").is_file() else None
+    if confdir is not None:
+        confdir = Path(confdir).resolve()
+        if not (confdir / "conf.py").is_file():
+            raise EngineError(f"{confdir}: expected a conf.py there; found none")
+    elif (srcdir / "conf.py").is_file():
+        confdir = srcdir
     build = Path(builddir) if builddir is not None else srcdir / "_build" / "specmodel-check"
     captured = io.StringIO()
     try:
