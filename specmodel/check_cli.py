@@ -43,14 +43,25 @@ def add_check_parser(subparsers: Any) -> None:
         "docs/) with the same coverage and divergence rules as the Sphinx extension, "
         "without rendering HTML. Exit 0: all hold; 1: a divergence; 2: bad input or usage.",
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", default=["docs"],
-                   help="a source folder or one .rst file (default: docs)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=["docs"],
+        help="a source folder or one .rst file (default: docs)",
+    )
     p.add_argument("--format", choices=("text", "json", "junit"), default="text")
-    p.add_argument("--output", metavar="FILE",
-                   help="write the report here (atomically) instead of standard output")
-    p.add_argument("--conf-dir", metavar="DIR",
-                   help="folder of the project's conf.py (default: PATH itself, else the "
-                   "nearest parent folder with a conf.py)")
+    p.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the report here (atomically) instead of standard output",
+    )
+    p.add_argument(
+        "--conf-dir",
+        metavar="DIR",
+        help="folder of the project's conf.py (default: PATH itself, else the "
+        "nearest parent folder with a conf.py)",
+    )
     p.add_argument("--fresh", action="store_true", help="ignore the previous build's state")
     p.set_defaults(handler=run_check)
 
@@ -65,8 +76,16 @@ def _find_conf(path: Path) -> Path | None:
     return None
 
 
+def _relative(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def _line(v: Verdict) -> str:
-    return f"{v.location}: {v.status}: {v.kind} {v.target}: {v.message}"
+    return f"{_relative(v.path)}:{v.line}: {v.status}: {v.message}"
 
 
 def render_text(runs: list[CheckRun], verdicts: list[Verdict], seconds: float) -> str:
@@ -83,8 +102,12 @@ def render_text(runs: list[CheckRun], verdicts: list[Verdict], seconds: float) -
 def render_json(paths: list[str], verdicts: list[Verdict], seconds: float) -> str:
     summary: dict[str, Any] = dict(summarize(verdicts))
     summary["wall_seconds"] = round(seconds, 3)
-    doc = {"schema": SCHEMA, "paths": paths, "summary": summary,
-           "verdicts": [v.to_json() for v in verdicts]}
+    doc = {
+        "schema": SCHEMA,
+        "paths": paths,
+        "summary": summary,
+        "verdicts": [v.to_json() for v in verdicts],
+    }
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -98,18 +121,26 @@ def render_junit(verdicts: list[Verdict], seconds: float) -> str:
         suite = ET.SubElement(suites, "testsuite", name=path)
         counts = {"tests": len(group), "failures": 0, "errors": 0, "skipped": 0}
         for v in group:
-            case = ET.SubElement(suite, "testcase", classname=path,
-                                 name=f"{v.kind} {v.target} (line {v.line})",
-                                 file=path, line=str(v.line), time=f"{v.seconds:.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=path,
+                name=f"{v.kind} {v.target} (line {v.line})",
+                file=path,
+                line=str(v.line),
+                time=f"{v.seconds:.3f}",
+            )
             if v.status == "diverged":
                 counts["failures"] += 1
-                el = ET.SubElement(case, "failure", message=f"{v.location}: {v.message}"[:500],
-                                   type="divergence")
+                el = ET.SubElement(
+                    case, "failure", message=f"{v.location}: {v.message}"[:500], type="divergence"
+                )
                 el.text = f"{v.location}: {v.message}"
             elif v.status == "error":
                 counts["errors"] += 1
-                el = ET.SubElement(case, "error", message=f"{v.location}: {v.message}"[:500],
-                                   type="bad-input")
+                el = ET.SubElement(
+                    case, "error", message=f"{v.location}: {v.message}"[:500], type="bad-input"
+                )
                 el.text = f"{v.location}: {v.message}"
             elif v.status == "skipped":
                 counts["skipped"] += 1
@@ -145,8 +176,10 @@ def run_check(args: argparse.Namespace) -> int:
     for given in args.paths:
         path = Path(given)
         if not path.exists():
-            print(f"{given}:0: error: expected a source folder or an .rst file; found nothing",
-                  file=sys.stderr)
+            print(
+                f"{given}:0: error: expected a source folder or an .rst file; found nothing",
+                file=sys.stderr,
+            )
             return 2
         conf = Path(args.conf_dir) if args.conf_dir else _find_conf(path.resolve())
         if progress:

@@ -23,10 +23,15 @@ def add_claims_parser(subparsers: Any) -> None:
         "catches (each one run now, not taken from the declaration) and the places under "
         "--docs that cite it with spec:claim. Exit 0 (1 if a declared mutant is not caught).",
     )
-    p.add_argument("--docs", metavar="DIR", default="docs",
-                   help="folder scanned (as text, nothing run) for spec:claim (default docs)")
-    p.add_argument("--no-verify", action="store_true",
-                   help="do not run the mutants; list the declared ones")
+    p.add_argument(
+        "--docs",
+        metavar="DIR",
+        default="docs",
+        help="folder scanned (as text, nothing run) for spec:claim (default docs)",
+    )
+    p.add_argument(
+        "--no-verify", action="store_true", help="do not run the mutants; list the declared ones"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=run_claims)
 
@@ -39,7 +44,9 @@ def citations(docs: Path) -> dict[str, list[str]]:
     for path in sorted(docs.rglob("*.rst")):
         if "_build" in path.parts:
             continue
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        for n, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
             m = _CLAIM_DIRECTIVE.match(line)
             if m:
                 found.setdefault(m.group(1), []).append(f"{path}:{n}")
@@ -54,9 +61,16 @@ def _row(c: Claim, verify: bool, cited: list[str]) -> dict[str, Any]:
     else:
         caught = [m for m in c.mutants if not c.run(mutant=m).holds] if verify else list(c.mutants)
         status = "ok" if set(caught) == set(c.mutants) else "MISSES MUTANTS"
-    return {"id": c.id, "statement": c.statement, "scenarios": list(c.scenarios),
-            "mutants": list(c.mutants), "caught": caught, "status": status,
-            "kernel_refutes": c.kernel_refutes, "cited": cited}
+    return {
+        "id": c.id,
+        "statement": c.statement,
+        "scenarios": list(c.scenarios),
+        "mutants": list(c.mutants),
+        "caught": caught,
+        "status": status,
+        "kernel_refutes": c.kernel_refutes,
+        "cited": cited,
+    }
 
 
 def run_claims(args: argparse.Namespace) -> int:
@@ -79,12 +93,15 @@ def run_claims(args: argparse.Namespace) -> int:
             print(f"    {r['statement']}")
             print(f"    scenarios: {', '.join(r['scenarios'])}")
             if r["kernel_refutes"]:
-                print(f"    {r['status']} (a historical wording; docs cite it with "
-                      ":expect: violated)")
+                print(
+                    f"    {r['status']} (a historical wording; docs cite it with :expect: violated)"
+                )
             else:
                 verified = "verified" if not args.no_verify else "declared, not run"
-                print(f"    mutants caught ({verified}): {', '.join(r['caught']) or 'none'}"
-                      + ("" if r["status"] == "ok" else f"  <-- {r['status']}"))
+                print(
+                    f"    mutants caught ({verified}): {', '.join(r['caught']) or 'none'}"
+                    + ("" if r["status"] == "ok" else f"  <-- {r['status']}")
+                )
             print(f"    cited in: {', '.join(r['cited']) or '(not cited in ' + args.docs + ')'}")
     bad = [r for r in rows if r["status"] not in ("ok", "refuted by the kernel model")]
     return 1 if bad else 0

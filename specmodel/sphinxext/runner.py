@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import io
 import signal
 import threading
@@ -136,17 +135,13 @@ def check_claim(claim_id: str, options: Mapping[str, str | None], budget: Budget
         mutant = (options.get("mutant") or "").strip() or None
         params = {k: parse_param(k, v) for k, v in options.items() if k not in ("expect", "mutant")}
         claim = get_claim(claim_id)
-        accepted = inspect.signature(claim.run).parameters
-        extra = {
-            name: value
-            for name, value in (
-                ("max_states", budget.max_states),
-                ("time_limit", budget.time_limit),
-            )
-            if name in accepted and value is not None
-        }
         with deadline(budget.time_limit, f"claim {claim_id}"):
-            result = claim.run(mutant=mutant, **params, **extra)
+            result = claim.run(
+                mutant=mutant,
+                max_states=budget.max_states,
+                time_limit=budget.time_limit,
+                **params,
+            )
     except BudgetExceededError as exc:
         return _error(_budget_message(f"claim {claim_id}", exc, budget), started)
     except SpecmodelError as exc:
