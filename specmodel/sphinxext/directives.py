@@ -6,6 +6,7 @@ No exception escapes ``run()``: bad input and divergences become verdicts stored
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,7 +87,8 @@ class SpecDirective(SphinxDirective):
 
     def location(self) -> tuple[str, int]:
         source, line = self.get_source_info()
-        return str(source or self.env.doc2path(self.env.docname)), int(line or 0)
+        # docutils gives included files relative to the working directory: make it absolute
+        return os.path.abspath(source or self.env.doc2path(self.env.docname)), int(line or 0)
 
     def record(
         self,

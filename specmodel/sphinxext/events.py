@@ -7,6 +7,7 @@ exactly once and fails (SPHINX.md 2.6, 2.7).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence, Set
 from pathlib import Path
@@ -84,7 +85,9 @@ class MarkupErrors(SphinxTransform):
             target, description = found
             domain.add_verdict(
                 Verdict(
-                    path=str(message.get("source") or self.env.doc2path(self.env.docname)),
+                    path=os.path.abspath(
+                        message.get("source") or self.env.doc2path(self.env.docname)
+                    ),
                     line=int(message.get("line") or 0),
                     kind="markup",
                     target=target,

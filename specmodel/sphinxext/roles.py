@@ -6,6 +6,7 @@ renders it too, and is a divergence if the model's value differs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from docutils import nodes
@@ -71,7 +72,7 @@ class ValueRole(SphinxRole):
 
     def _record(self, name: str, status: Status, message: str) -> None:
         source, line = self.get_source_info()
-        path = str(source or self.env.doc2path(self.env.docname))
+        path = os.path.abspath(source or self.env.doc2path(self.env.docname))
         spec_domain(self.env).add_verdict(
             Verdict(
                 path=path,
