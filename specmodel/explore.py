@@ -24,6 +24,7 @@ from specmodel.locks import holds, waits
 from specmodel.program import Program, Successor
 from specmodel.scenarios import instantiate
 from specmodel.state import State
+from specmodel.symmetry import canonical
 from specmodel.trace import Step, Trace, decode_schedule, encode_schedule
 from specmodel.vcpu import MODE_NAMES, V_MODE, V_WAIT
 from specmodel.zap import Z_HOLD
@@ -107,10 +108,22 @@ class _Model:
                 out.append((tid, j, succ))
         return out
 
-    def trace(self, choices: list[tuple[int, int]]) -> Trace:
+    def trace(self, choices: list[tuple[int, int]], symmetric: bool = False) -> Trace:
+        return self.replay(choices, symmetric)[0]
+
+    def replay(
+        self, choices: list[tuple[int, int]], symmetric: bool = False
+    ) -> tuple[Trace, State]:
+        """Replay ``choices`` from the initial state. With ``symmetric``, each choice names
+        a thread of the canonical representative of the current state (as the search
+        stored it) and is mapped back to the thread it is in this concrete run."""
         state = self.initial
         steps = []
-        for n, (tid, j) in enumerate(choices, 1):
+        actual: list[tuple[int, int]] = []
+        to_canonical: dict[int, int] = {}
+        for n, (canon_tid, j) in enumerate(choices, 1):
+            tid = {c: a for a, c in to_canonical.items()}.get(canon_tid, canon_tid)
+            actual.append((tid, j))
             succs = self.programs[tid](state, tid, self.cfg)
             if j >= len(succs):
                 raise ValueError(
@@ -122,7 +135,9 @@ class _Model:
             steps.append(
                 Step(n, self.names[tid], label, holds(state.vm, tid), waits(state.vm, tid), mode)
             )
-        return Trace(tuple(steps), encode_schedule(choices), self.names)
+            if symmetric:
+                to_canonical = canonical(state, self.cfg)[1]
+        return Trace(tuple(steps), encode_schedule(actual), self.names), state
 
 
 def _normalise_mutant(mutant: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -164,12 +179,48 @@ def _metrics(cfg: Config, state: State, metrics: dict[str, int]) -> None:
             metrics["max_pages_zapped_per_mmu_lock_hold"] = hold
 
 
+class _Checker:
+    """Checks invariants in order; verdicts of ``pages_only`` invariants are cached per
+    (vm, pages) pair, which many states share."""
+
+    def __init__(self, invs: list[Invariant], cfg: Config) -> None:
+        self.cfg = cfg
+        self.invs = invs
+        self.cached = [(n, i) for n, i in enumerate(invs) if i.pages_only]
+        self.other = [(n, i) for n, i in enumerate(invs) if not i.pages_only]
+        self.memo: dict[tuple[int, int], tuple[object, object, tuple[int, str] | None]] = {}
+
+    def _pages_verdict(self, state: State) -> tuple[int, str] | None:
+        key = (id(state.vm), id(state.pages))
+        hit = self.memo.get(key)
+        if hit is not None and hit[0] is state.vm and hit[1] is state.pages:
+            return hit[2]
+        verdict = None
+        for n, inv in self.cached:
+            message = inv.check(self.cfg, state)
+            if message is not None:
+                verdict = (n, message)
+                break
+        # the entry keeps vm and pages alive, so their ids cannot be reused
+        self.memo[key] = (state.vm, state.pages, verdict)
+        return verdict
+
+    def first_violation(self, state: State) -> tuple[str, str] | None:
+        cached = self._pages_verdict(state) if self.cached else None
+        limit = cached[0] if cached is not None else len(self.invs)
+        for n, inv in self.other:
+            if n > limit:
+                break
+            message = inv.check(self.cfg, state)
+            if message is not None:
+                return inv.name, message
+        if cached is not None:
+            return self.invs[cached[0]].name, cached[1]
+        return None
+
+
 def _first_violation(invs: list[Invariant], cfg: Config, state: State) -> tuple[str, str] | None:
-    for inv in invs:
-        message = inv.check(cfg, state)
-        if message is not None:
-            return inv.name, message
-    return None
+    return _Checker(invs, cfg).first_violation(state)
 
 
 def explore(
@@ -184,6 +235,7 @@ def explore(
     time_limit: float | None = None,
     progress: Callable[[ProgressInfo], None] | None = None,
     witness: Mapping[str, InvariantSpec] | None = None,
+    symmetry: bool = True,
     **params: int | bool,
 ) -> Exploration:
     """Explore every interleaving of ``scenario`` (bounded by ``params``), checking the
@@ -192,6 +244,8 @@ def explore(
     :param invariants: callables over a ``Kvm`` view, Python expressions over ``kvm``, or
         names of refutable properties (``specmodel.invariants.REFUTABLE``).
     :param mutant: a mutant name, several joined with ``+``, or a sequence of names.
+    :param symmetry: identify states that differ only in which vCPU is which (used only
+        when every checked property is a built-in one, which all treat vCPUs alike).
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).
     :raises UnknownNameError: unknown scenario, mutant or excluded invariant.
@@ -210,7 +264,13 @@ def explore(
         return _random(model, invs, seed, max_states or 200_000, time_limit, witnesses)
     if strategy != "bfs":
         raise UnknownNameError("strategy", strategy, ("bfs", "random"))
-    return _bfs(model, invs, max_states, time_limit, progress, witnesses)
+    # Only the built-in properties are known to treat vCPUs alike; a caller's own
+    # invariant may single one out (kvm.vcpus[0]), so it gets the full state space.
+    symmetric = symmetry and all(
+        isinstance(spec, str) and (spec in REFUTABLE or spec in BUILTIN)
+        for spec in (*invariants, *(witness or {}).values())
+    )
+    return _bfs(model, invs, max_states, time_limit, progress, witnesses, symmetric)
 
 
 def _bfs(
@@ -220,6 +280,7 @@ def _bfs(
     time_limit: float | None,
     progress: Callable[[ProgressInfo], None] | None,
     witnesses: dict[str, Invariant],
+    symmetric: bool = False,
 ) -> Exploration:
     cfg = model.cfg
     start = time.perf_counter()
@@ -252,12 +313,14 @@ def _bfs(
             found,
         )
 
+    checker = _Checker(invs, cfg)
+
     def check(state: State, idx: int) -> Exploration | None:
         _metrics(cfg, state, metrics)
         for name, inv in witnesses.items():
             if not found[name] and inv.check(cfg, state) is not None:
                 found[name] = True
-        bad = _first_violation(invs, cfg, state)
+        bad = checker.first_violation(state)
         if bad is None:
             return None
         choices = []
@@ -266,7 +329,10 @@ def _bfs(
             choices.append((code >> 16, code & 0xFFFF))
             idx = parent[idx]
         choices.reverse()
-        return result(Violation(bad[0], bad[1], model.trace(choices)))
+        trace, final = model.replay(choices, symmetric)
+        # the search saw a renamed copy of this state: word the message for the real one
+        message = next(i for i in invs if i.name == bad[0]).check(cfg, final) or bad[1]
+        return result(Violation(bad[0], message, trace))
 
     early = check(init, 0)
     if early is not None:
@@ -277,6 +343,8 @@ def _bfs(
         depth = depth_of[idx] + 1
         for tid, j, (_, nxt) in model.successors(state):
             transitions += 1
+            if symmetric:
+                nxt = canonical(nxt, cfg)[0]
             if nxt in seen:
                 continue
             new = len(parent)

@@ -7,6 +7,7 @@ copy a step edits; ``Work.freeze()`` turns it back into a ``State``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from specmodel.errors import UseAfterFree
@@ -90,18 +91,28 @@ class State(NamedTuple):
 class Work:
     """A mutable working copy of a ``State`` that one step edits."""
 
-    __slots__ = ("notes", "pages", "threads", "tid", "vm")
+    __slots__ = ("_pages_list", "notes", "pages", "threads", "tid", "vm")
 
     def __init__(self, state: State, tid: int) -> None:
         self.vm = state.vm
-        self.pages = list(state.pages)
+        #: Read-only until the first write (copy on write keeps unchanged page tuples shared
+        #: between states, which makes hashing and the invariant cache cheaper).
+        self.pages: Sequence[Page] = state.pages
+        self._pages_list: list[Page] | None = None
         self.threads = list(state.threads)
         self.tid = tid
         #: What kernel functions did during the step, for the trace.
         self.notes: list[str] = []
 
     def freeze(self) -> State:
-        return State(self.vm, tuple(self.pages), tuple(self.threads))
+        pages = self.pages if self._pages_list is None else tuple(self._pages_list)
+        return State(self.vm, pages, tuple(self.threads))  # type: ignore[arg-type]
+
+    def _writable(self) -> list[Page]:
+        if self._pages_list is None:
+            self._pages_list = list(self.pages)
+            self.pages = self._pages_list
+        return self._pages_list
 
     # -- pages -------------------------------------------------------------------------
     def page(self, pid: int, op: str) -> Page:
@@ -113,11 +124,12 @@ class Work:
         return sp
 
     def set_page(self, pid: int, sp: Page) -> None:
-        self.pages[pid] = sp
+        self._writable()[pid] = sp
 
     def new_page(self, sp: Page) -> int:
-        self.pages.append(sp)
-        return len(self.pages) - 1
+        pages = self._writable()
+        pages.append(sp)
+        return len(pages) - 1
 
     def hazard(self, bit: int) -> None:
         self.vm = self.vm._replace(hazard=self.vm.hazard | bit)

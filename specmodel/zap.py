@@ -52,9 +52,8 @@ Z_PC, Z_BATCH, Z_CURSOR, Z_KICKED, Z_LIST, Z_HOLD, Z_EPOCH, Z_REQUESTED = range(
     TDP_LOCK,
     TDP_ZAP,
     TDP_UNLOCK,
-    SLOTS_UNLOCK,
     DONE,
-) = range(17)
+) = range(16)
 
 #: Cursor value: start the walk at the tail of active_mmu_pages.
 FROM_TAIL = -1
@@ -237,9 +236,15 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
 
         def unlock_final(w: Work) -> None:
             mmu_unlock(w, tid, True)
-            _set(w, tid, pc=TDP_LOCK if cfg.tdp_mmu else SLOTS_UNLOCK)
+            if cfg.tdp_mmu:
+                _set(w, tid, pc=TDP_LOCK)
+            else:
+                _return(w, tid, cfg)
 
-        return [run(state, tid, "kvm_mmu_zap_all_fast: write_unlock(&kvm->mmu_lock)", unlock_final)]
+        label = "kvm_mmu_zap_all_fast: write_unlock(&kvm->mmu_lock)"
+        if not cfg.tdp_mmu:
+            label += "; return; mutex_unlock(&kvm->slots_lock)"
+        return [run(state, tid, label, unlock_final)]
 
     if pc == TDP_LOCK:
         return lock_mmu(
@@ -257,20 +262,29 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
 
         def tdp_unlock(w: Work) -> None:
             mmu_unlock(w, tid, False)
-            _set(w, tid, pc=SLOTS_UNLOCK)
+            _return(w, tid, cfg)
 
-        return [run(state, tid, "kvm_tdp_mmu_zap_invalidated_roots: read_unlock", tdp_unlock)]
-
-    if pc == SLOTS_UNLOCK:
-
-        def release(w: Work) -> None:
-            if sw.slots_lock:
-                slots_unlock(w)
-            _set(w, tid, pc=DONE)
-
-        return [run(state, tid, "mutex_unlock(&kvm->slots_lock)", release)]
+        return [
+            run(
+                state,
+                tid,
+                "kvm_tdp_mmu_zap_invalidated_roots: read_unlock; return; "
+                "mutex_unlock(&kvm->slots_lock)",
+                tdp_unlock,
+            )
+        ]
 
     return []  # DONE or crashed
+
+
+def _return(w: Work, tid: int, cfg: Config) -> None:
+    """``kvm_mmu_zap_all_fast()`` returns and the memslot update drops ``slots_lock``.
+
+    Both releases are one step: releasing a lock only lets others run sooner, so no
+    interleaving is lost (Lipton's left movers)."""
+    if cfg.switches.slots_lock:
+        slots_unlock(w)
+    _set(w, tid, pc=DONE)
 
 
 def _tdp_zap(w: Work, tid: int) -> str:
@@ -295,76 +309,90 @@ def _tdp_zap(w: Work, tid: int) -> str:
     return "no scheduled root left"
 
 
+def _next_target(state: State, cursor: int) -> tuple[int, int, list[int]]:
+    """Where the walk of ``kvm_zap_obsolete_pages()`` goes next from ``cursor``: the page to
+    zap (or ``WALK_DONE`` when it reached the head or a valid page), the page before it,
+    and the invalid pages it skips (with a WARN) on the way."""
+    active = state.vm.active
+    pid = active[-1] if cursor == FROM_TAIL and active else cursor
+    skipped: list[int] = []
+    while pid not in (WALK_DONE, FROM_TAIL):
+        i = active.index(pid)
+        prev = active[i - 1] if i > 0 else WALK_DONE
+        sp = state.pages[pid]
+        if not sp.freed and not is_obsolete(sp, state.vm.mmu_valid_gen):
+            return WALK_DONE, WALK_DONE, skipped  # the first valid page: stop
+        if sp.invalid and not sp.freed:
+            skipped.append(pid)
+            pid = prev
+            continue
+        return pid, prev, skipped
+    return WALK_DONE, WALK_DONE, skipped
+
+
 def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
-    """One iteration of ``kvm_zap_obsolete_pages()``: walk from the tail, stop at the first
-    valid page, yield after ``BATCH_ZAP_PAGES``, restart from the tail when unstable."""
+    """``kvm_zap_obsolete_pages()`` up to its next possible yield: walk from the tail, stop
+    at the first valid page, skip invalid ones, and once ``BATCH_ZAP_PAGES`` pages are
+    zapped let ``cond_resched_rwlock_write()`` decide, before each further page.
+
+    The pages zapped between two possible yields form one step: mmu_lock is held for write
+    all along, so no other thread can observe the pages in between.
+    """
     z = state.threads[tid]
     sw = cfg.switches
-    active = state.vm.active
-    cursor = int(z[Z_CURSOR])
-    pid = active[-1] if cursor == FROM_TAIL and active else cursor
-    if cursor == WALK_DONE or pid == FROM_TAIL:
-        return [
-            run(
-                state,
-                tid,
-                "kvm_zap_obsolete_pages: reached the head",
-                lambda w: _set(w, tid, pc=COMMIT),
-            )
-        ]
-    sp = state.pages[pid]
-    if not sp.freed and not is_obsolete(sp, state.vm.mmu_valid_gen):
-        return [
-            run(
-                state,
-                tid,
-                f"kvm_zap_obsolete_pages: sp#{pid} is valid, stop",
-                lambda w: _set(w, tid, pc=COMMIT),
-            )
-        ]
-    i = active.index(pid)
-    prev = active[i - 1] if i > 0 else WALK_DONE
-
-    if sp.invalid and not sp.freed:
-        return [
-            run(
-                state,
-                tid,
-                f"kvm_zap_obsolete_pages: WARN invalid sp#{pid} on list, skip",
-                lambda w: _set(w, tid, cursor=prev),
-            )
-        ]
-
-    out: list[Successor] = []
     batch = int(z[Z_BATCH])
-    if batch >= cfg.batch:
-        if not sw.zap_until_done:
-            return [
-                run(
-                    state,
-                    tid,
-                    "kvm_zap_obsolete_pages: batch done, return (mutant)",
-                    lambda w: _set(w, tid, pc=COMMIT),
-                )
-            ]
-        if sw.zap_yields:
-            contended = bool(state.vm.mmu_queue)
-            if (cfg.preemptible and contended) or not cfg.preemptible:
-                out.append(
-                    run(
-                        state,
-                        tid,
-                        "cond_resched_rwlock_write: yield"
-                        + (" (mmu_lock contended)" if contended else " (need_resched)"),
-                        lambda w: _set(w, tid, pc=YIELD),
-                    )
-                )
-                if cfg.preemptible:
-                    return out
+    if batch < cfg.batch:
+        return [run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 0))]
+    target, _, _ = _next_target(state, int(z[Z_CURSOR]))
+    if target == WALK_DONE:
+        return [run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 0))]
+    if not sw.zap_until_done:
+        return [
+            run(
+                state,
+                tid,
+                "kvm_zap_obsolete_pages: batch done, return (mutant)",
+                lambda w: _set(w, tid, pc=COMMIT),
+            )
+        ]
+    out: list[Successor] = []
+    contended = bool(state.vm.mmu_queue)
+    if sw.zap_yields and (contended or not cfg.preemptible):
+        why = "mmu_lock contended" if contended else "need_resched"
+        out.append(
+            run(
+                state,
+                tid,
+                f"cond_resched_rwlock_write: yield ({why})",
+                lambda w: _set(w, tid, pc=YIELD),
+            )
+        )
+        if cfg.preemptible:
+            return out
+    out.append(run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 1)))
+    return out
 
-    def zap(w: Work) -> str:
+
+def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
+    """Zap pages from the cursor until a possible yield (``at_most`` 0), or one page."""
+    zapped: list[str] = []
+    done = 0
+    while True:
+        z = w.threads[tid]
+        batch = int(z[Z_BATCH])
+        target, prev, skipped = _next_target(w.freeze(), int(z[Z_CURSOR]))
+        for pid in skipped:
+            w.notes.append(f"WARN: invalid sp#{pid} on active_mmu_pages, skipped")
+        if target == WALK_DONE:
+            _set(w, tid, pc=COMMIT)
+            zapped.append("reached a valid page or the head: done")
+            break
+        if (at_most and done == at_most) or (not at_most and batch >= cfg.batch):
+            _set(w, tid, cursor=target)
+            break
+        sp = w.pages[target]
         invalid_list = list(z[Z_LIST])
-        nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, pid, invalid_list)
+        nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, target, invalid_list)
         for waiter in mmu_waiters(w.vm):
             if waiter in cfg.vcpu_tids:
                 v = w.threads[waiter]
@@ -377,7 +405,6 @@ def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             invalid_list=tuple(invalid_list),
             cursor=FROM_TAIL if unstable else prev,
         )
-        return f"zap sp#{pid} (gfn {sp.gfn}, level {sp.level}, root_count {sp.root_count})"
-
-    out.append(run(state, tid, "kvm_zap_obsolete_pages: __kvm_mmu_prepare_zap_page", zap))
-    return out
+        zapped.append(f"zap sp#{target} (gfn {sp.gfn}, level {sp.level})")
+        done += 1
+    return "; ".join(zapped)
