@@ -21,7 +21,7 @@ _Z_KICKED = 3
 
 def _remap_mask(mask: int, perm: dict[int, int]) -> int:
     out = mask
-    for old, new in perm.items():
+    for old in perm:
         if mask & (1 << old):
             out &= ~(1 << old)
     for old, new in perm.items():

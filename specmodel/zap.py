@@ -70,12 +70,6 @@ def in_fast_zap(z: tuple[object, ...]) -> bool:
     return TOGGLE < pc < TDP_LOCK
 
 
-def returned(z: tuple[object, ...]) -> bool:
-    pc = z[Z_PC]
-    assert isinstance(pc, int)
-    return pc >= TDP_LOCK
-
-
 def _set(w: Work, tid: int, **kw: object) -> None:
     z = list(w.threads[tid])
     for key, value in kw.items():
