@@ -188,21 +188,33 @@ class _Checker:
         self.invs = invs
         self.cached = [(n, i) for n, i in enumerate(invs) if i.pages_only]
         self.other = [(n, i) for n, i in enumerate(invs) if not i.pages_only]
-        self.memo: dict[tuple[int, int], tuple[object, object, tuple[int, str] | None]] = {}
+        self.memo: dict[tuple[object, ...], tuple[object, tuple[int, str] | None]] = {}
 
     def _pages_verdict(self, state: State) -> tuple[int, str] | None:
-        key = (id(state.vm), id(state.pages))
+        vm = state.vm
+        # everything a pages_only invariant reads: the pages and these fields of vm
+        key = (
+            id(state.pages),
+            vm.mmu_valid_gen,
+            vm.active,
+            vm.tdp_roots,
+            vm.epoch,
+            vm.hazard,
+            vm.n_used_mmu_pages,
+        )
         hit = self.memo.get(key)
-        if hit is not None and hit[0] is state.vm and hit[1] is state.pages:
-            return hit[2]
+        if hit is not None and hit[0] is state.pages:
+            return hit[1]
         verdict = None
         for n, inv in self.cached:
             message = inv.check(self.cfg, state)
             if message is not None:
                 verdict = (n, message)
                 break
-        # the entry keeps vm and pages alive, so their ids cannot be reused
-        self.memo[key] = (state.vm, state.pages, verdict)
+        if len(self.memo) >= 1 << 15:
+            self.memo.clear()  # bounded: it is a cache, and it keeps pages alive
+        # the entry keeps the pages alive, so their id cannot be reused meanwhile
+        self.memo[key] = (state.pages, verdict)
         return verdict
 
     def first_violation(self, state: State) -> tuple[str, str] | None:
@@ -236,6 +248,7 @@ def explore(
     progress: Callable[[ProgressInfo], None] | None = None,
     witness: Mapping[str, InvariantSpec] | None = None,
     symmetry: bool = True,
+    exact: bool = False,
     **params: int | bool,
 ) -> Exploration:
     """Explore every interleaving of ``scenario`` (bounded by ``params``), checking the
@@ -246,6 +259,8 @@ def explore(
     :param mutant: a mutant name, several joined with ``+``, or a sequence of names.
     :param symmetry: identify states that differ only in which vCPU is which (used only
         when every checked property is a built-in one, which all treat vCPUs alike).
+    :param exact: remember visited states themselves rather than 64-bit fingerprints
+        (more memory; removes the tiny chance that two states share a fingerprint).
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).
     :raises UnknownNameError: unknown scenario, mutant or excluded invariant.
@@ -270,7 +285,7 @@ def explore(
         isinstance(spec, str) and (spec in REFUTABLE or spec in BUILTIN)
         for spec in (*invariants, *(witness or {}).values())
     )
-    return _bfs(model, invs, max_states, time_limit, progress, witnesses, symmetric)
+    return _bfs(model, invs, max_states, time_limit, progress, witnesses, symmetric, exact)
 
 
 def _bfs(
@@ -281,13 +296,18 @@ def _bfs(
     progress: Callable[[ProgressInfo], None] | None,
     witnesses: dict[str, Invariant],
     symmetric: bool = False,
+    exact: bool = False,
 ) -> Exploration:
     cfg = model.cfg
     start = time.perf_counter()
     metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
     found = dict.fromkeys(witnesses, False)
     init = model.initial
-    seen: dict[State, int] = {init: 0}
+    # Fingerprints, as TLC and SPIN's hash compaction do: a 64-bit hash per visited state
+    # instead of the state. Two states sharing one is the only way to miss a state; for n
+    # states that happens with probability below n*n / 2**65 (3e-8 for a million states).
+    # ``exact=True`` keys by the states themselves.
+    seen: dict[object, int] = {(init if exact else hash(init)): 0}
     parent = array("l", [-1])
     choice = array("l", [0])
     depth_of = array("l", [0])
@@ -345,10 +365,11 @@ def _bfs(
             transitions += 1
             if symmetric:
                 nxt = canonical(nxt, cfg)[0]
-            if nxt in seen:
+            key = nxt if exact else hash(nxt)
+            if key in seen:
                 continue
             new = len(parent)
-            seen[nxt] = new
+            seen[key] = new
             parent.append(idx)
             choice.append((tid << 16) | j)
             depth_of.append(depth)

@@ -31,7 +31,7 @@ from specmodel.mmu import (
 from specmodel.mutants import Switches
 from specmodel.program import Program, Successor, lock_mmu, run
 from specmodel.scenarios import Param, ParamValue, Scenario
-from specmodel.state import NO_PAGE, State, VmState, Work, role_word
+from specmodel.state import NO_PAGE, Pages, State, VmState, Work, role_word
 
 # vCPU locals: (pc, mode, requests, root, steps left, wait, eptp, arg)
 V_PC, V_MODE, V_REQ, V_ROOT, V_STEPS, V_WAIT, V_EPTP, V_ARG = range(8)
@@ -369,7 +369,7 @@ def _build(
         (CHECK, MODE_OUTSIDE, 0, NO_PAGE, int(p["steps"]), 0, NO_EPTP, 0) for _ in range(vcpus)
     )
     names = tuple(f"vcpu{i}" for i in range(vcpus))
-    return cfg, State(vm, (), threads), (reclaim_vcpu_step,) * vcpus, names
+    return cfg, State(vm, Pages(), threads), (reclaim_vcpu_step,) * vcpus, names
 
 
 PAGE_RECLAIM = Scenario(

@@ -24,6 +24,7 @@ from specmodel.state import (
     LINK_TDP_ROOTS,
     NO_PAGE,
     Page,
+    Pages,
     State,
     VmState,
 )
@@ -186,7 +187,7 @@ def _fast_zap_build(
         f"vcpu{i}" for i in range(vcpus)
     )
     programs: tuple[Program, ...] = (zapper_step,) * zappers + (vcpu_step,) * vcpus
-    return cfg, State(vm, tuple(page_list), threads), programs, names
+    return cfg, State(vm, Pages(page_list), threads), programs, names
 
 
 def _scenarios() -> dict[str, Scenario]:

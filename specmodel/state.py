@@ -7,8 +7,8 @@ copy a step edits; ``Work.freeze()`` turns it back into a ``State``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, overload
 
 from specmodel.errors import UseAfterFree
 
@@ -81,9 +81,75 @@ class VmState(NamedTuple):
     hazard: int  # ghost: HAZARD_* bits
 
 
+def _fast_replace(cls: type[Any]) -> None:
+    """Give a NamedTuple a ``_replace`` several times cheaper than the generic one (the
+    explorer calls it for nearly every step)."""
+    index = {name: i for i, name in enumerate(cls._fields)}
+    new = tuple.__new__
+
+    def _replace(self: tuple[Any, ...], **changes: Any) -> Any:
+        values = list(self)
+        for name, value in changes.items():
+            values[index[name]] = value
+        return new(cls, values)
+
+    cls._replace = _replace
+
+
+_fast_replace(Page)
+
+
+class Pages(Sequence[Page]):
+    """The pages of a state: an immutable sequence that computes its hash once.
+
+    Most steps leave the pages alone and share this object with the previous state, so
+    hashing a state for deduplication does not walk every page again.
+    """
+
+    __slots__ = ("_hash", "_items")
+
+    def __init__(self, items: Iterable[Page] = ()) -> None:
+        self._items: tuple[Page, ...] = tuple(items)
+        self._hash: int | None = None
+
+    @overload
+    def __getitem__(self, index: int) -> Page: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Page, ...]: ...
+    def __getitem__(self, index: int | slice) -> Page | tuple[Page, ...]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Page]:
+        return iter(self._items)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(self._items)
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Pages):
+            return NotImplemented
+        return hash(self) == hash(other) and self._items == other._items
+
+    def __lt__(self, other: Pages) -> bool:
+        return self._items < other._items
+
+    def __repr__(self) -> str:
+        return f"Pages({list(self._items)!r})"
+
+
+_fast_replace(VmState)
+
+
 class State(NamedTuple):
     vm: VmState
-    pages: tuple[Page, ...]
+    pages: Pages
     #: Per-thread locals; each program owns its layout (ints, and tuples of ints).
     threads: tuple[tuple[Any, ...], ...]
 
@@ -105,8 +171,9 @@ class Work:
         self.notes: list[str] = []
 
     def freeze(self) -> State:
-        pages = self.pages if self._pages_list is None else tuple(self._pages_list)
-        return State(self.vm, pages, tuple(self.threads))  # type: ignore[arg-type]
+        pages = self.pages if self._pages_list is None else Pages(self._pages_list)
+        assert isinstance(pages, Pages)
+        return State(self.vm, pages, tuple(self.threads))
 
     def _writable(self) -> list[Page]:
         if self._pages_list is None:

@@ -61,7 +61,11 @@ def canonical(state: State, cfg: Config) -> tuple[State, dict[int, int]]:
     tids = cfg.vcpu_tids
     if len(tids) < 2:
         return state, {}
-    locals_ = [state.threads[t] for t in tids]
+    threads = state.threads
+    # fast path: already strictly sorted, so this state is its own representative
+    if all(threads[tids[i]] < threads[tids[i + 1]] for i in range(len(tids) - 1)):
+        return state, {}
+    locals_ = [threads[t] for t in tids]
     order = sorted(range(len(tids)), key=lambda i: locals_[i])
     if all(locals_[order[i]] != locals_[order[i + 1]] for i in range(len(order) - 1)):
         perm = {tids[order[k]]: tids[k] for k in range(len(tids))}
