@@ -235,6 +235,7 @@ def get_scenario(name: str) -> Scenario:
 
 
 def scenario_names() -> tuple[str, ...]:
+    """Names of the scenarios ``explore()`` runs."""
     get_scenario("fast_zap")
     return tuple(SCENARIOS)
 
