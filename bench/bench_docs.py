@@ -1,0 +1,119 @@
+"""Build time of the project's docs: cold, warm and after a one-line prose change, each as a
+ratio to the same docs built without specmodel's extension in the same run; then
+``specmodel check docs/`` cold and warm against ``sphinx-build`` of the same docs.
+
+Usage: python bench/bench_docs.py [--runs 3]   (from the repository root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    return time.perf_counter() - start
+
+
+def sphinx(src: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-q",
+        "-c",
+        str(src),
+        str(src / "docs"),
+        str(out),
+        *extra,
+    ]
+
+
+def one_round(work: Path) -> dict[str, float]:
+    out = work / "html"
+    cache = work / "cache"
+    plain = timed(sphinx(work, work / "plain", "-E", "-D", "extensions=sphinx.ext.autodoc"), work)
+    cold = timed(sphinx(work, out, "-E", "-D", f"specmodel_cache_dir={cache}"), work)
+    warm = timed(sphinx(work, out, "-D", f"specmodel_cache_dir={cache}"), work)
+    index = work / "docs" / "index.rst"
+    index.write_text(index.read_text() + "\nOne more sentence of prose.\n")
+    prose = timed(sphinx(work, out, "-D", f"specmodel_cache_dir={cache}"), work)
+    shutil.rmtree(work / "docs" / "_build", ignore_errors=True)
+    report = work / "report.json"
+    check_cold = timed(
+        [
+            sys.executable,
+            "-m",
+            "specmodel",
+            "check",
+            "--fresh",
+            "--format",
+            "json",
+            "--output",
+            str(report),
+            "docs",
+        ],
+        work,
+    )
+    states = float(json.loads(report.read_text())["summary"]["states"])
+    check_warm = timed([sys.executable, "-m", "specmodel", "check", "docs"], work)
+    return {
+        "plain": plain,
+        "cold": cold,
+        "warm": warm,
+        "prose": prose,
+        "check_cold": check_cold,
+        "check_warm": check_warm,
+        "states": states,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    rounds = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "repo"
+            shutil.copytree(
+                ROOT,
+                work,
+                ignore=shutil.ignore_patterns(
+                    ".git", ".venv", "_build", ".specmodel_cache", "__pycache__"
+                ),
+            )
+            rounds.append(one_round(work))
+    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    plain = med["plain"]
+    print(f"plain build (no specmodel extension): {plain:.2f} s (median of {args.runs})")
+    for key, title in (
+        ("cold", "cold build, every check run"),
+        ("warm", "warm, nothing changed"),
+        ("prose", "after a one-line prose change"),
+    ):
+        print(f"{title}: {med[key]:.2f} s = {med[key] / plain:.2f} x plain")
+    print(f"states explored by a cold build: {int(med['states'])}")
+    print(
+        f"specmodel check docs/ cold: {med['check_cold']:.2f} s = "
+        f"{med['check_cold'] / med['cold']:.2f} x sphinx-build cold"
+    )
+    print(
+        f"specmodel check docs/ warm: {med['check_warm']:.2f} s = "
+        f"{med['check_warm'] / med['warm']:.2f} x sphinx-build warm"
+    )
+
+
+if __name__ == "__main__":
+    main()
