@@ -15,3 +15,7 @@ html_theme = "alabaster"
 nitpicky = True
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
+
+# A page wide enough for the traces and the side-by-side table on the history page (the
+# extension ships its own stylesheet for verdict boxes and counterexamples).
+html_theme_options = {"page_width": "1240px", "sidebar_width": "230px", "body_max_width": "960px"}

@@ -36,11 +36,44 @@ def add_claims_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run_claims)
 
 
+_DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
+_CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(code-block|code|sourcecode|literalinclude)::")
+
+
+def _outside_literal_blocks(lines: list[str]) -> list[tuple[int, str]]:
+    """The lines (numbered from 1) outside literal blocks: the ones after a paragraph that
+    ends with ``::`` or after a code directive. Markup shown there as an example is not a
+    citation."""
+    kept: list[tuple[int, str]] = []
+    opener_indent: int | None = None
+    for n, line in enumerate(lines, 1):
+        indent = len(line) - len(line.lstrip())
+        if opener_indent is not None:
+            if not line.strip() or indent > opener_indent:
+                continue
+            opener_indent = None
+        kept.append((n, line))
+        text = line.rstrip()
+        if _CODE_DIRECTIVE.match(line) or (text.endswith("::") and not _DIRECTIVE.match(line)):
+            opener_indent = indent
+    return kept
+
+
 def citations(docs: Path) -> dict[str, list[str]]:
-    """Where each claim id appears in a ``spec:claim`` directive under ``docs``."""
+    """Where each claim id appears in a ``spec:claim`` directive under ``docs`` (read as
+    text, nothing run; literal blocks are skipped)."""
     found: dict[str, list[str]] = {}
     if not docs.is_dir():
         return found
+    for path in sorted(docs.rglob("*.rst")):
+        if "_build" in path.parts:
+            continue
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        for n, line in _outside_literal_blocks(lines):
+            m = _CLAIM_DIRECTIVE.match(line)
+            if m:
+                found.setdefault(m.group(1), []).append(f"{path}:{n}")
+    return found
     for path in sorted(docs.rglob("*.rst")):
         if "_build" in path.parts:
             continue

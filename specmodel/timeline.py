@@ -223,9 +223,15 @@ def _legend_items(columns: dict[str, list[_State]], hatch: str) -> list[tuple[st
     locks = sorted({lock for states in columns.values() for s in states for lock in s.holds})
     modes = sorted({s.mode for states in columns.values() for s in states if s.mode})
     items: list[tuple[str, str]] = [(lock_colour(lock), f"holds {lock}") for lock in locks]
-    items.append((f"url(#{hatch})", "waits for a lock"))
+    if any(s.waits for states in columns.values() for s in states):
+        items.append((f"url(#{hatch})", "waits for a lock"))
     items.extend((MODE_COLOURS.get(m, "#6a3d9a"), m) for m in modes)
-    return [(fill, label, 26 + 6 * len(label)) for fill, label in items]
+    return [(fill, label, 26 + _text_width(label)) for fill, label in items]
+
+
+def _text_width(label: str) -> int:
+    """Rough width in pixels of ``label`` at 11px sans-serif (capitals and ``_`` are wider)."""
+    return sum(8 if ch.isupper() or ch in "_mw" else 6 for ch in label)
 
 
 def _legend(y: int, items: list[tuple[str, str, int]]) -> list[str]:

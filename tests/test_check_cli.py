@@ -199,3 +199,31 @@ def test_pytest_plugin_turns_directives_into_items(diverging: Path) -> None:
     assert "1 failed, 1 passed" in proc.stdout
     assert "docs/index.rst:8::claim:checks.fast_zap.vcpus_never_blocked" in proc.stdout
     assert "index.rst:8: diverged:" in proc.stdout
+
+
+def test_claims_citations_skip_examples_in_literal_blocks(tmp_path: Path) -> None:
+    """A spec:claim shown as an example (after ``::`` or in a code block) is not a citation."""
+    from specmodel.claims_cli import citations
+
+    (tmp_path / "a.rst").write_text(
+        "Write it like this::\n\n   .. spec:claim:: checks.fast_zap.fifo_partition\n\n"
+        ".. code-block:: rst\n\n   .. spec:claim:: checks.fast_zap.fifo_partition\n\n"
+        ".. note::\n\n   .. spec:claim:: checks.fast_zap.zap_done_on_return\n"
+    )
+    assert citations(tmp_path) == {
+        "checks.fast_zap.zap_done_on_return": [f"{tmp_path / 'a.rst'}:11"]
+    }
+
+
+def test_claims_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """``specmodel claims | head -1`` ends quietly, without a traceback."""
+    proc = subprocess.run(
+        f"{sys.executable} -m specmodel claims --no-verify | head -1",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.stdout.startswith("checks.")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -38,6 +38,13 @@ def test_every_public_class_and_function_has_a_docstring() -> None:
 
 def test_interface_names_are_public() -> None:
     """The names INTERFACE.md promises are importable from specmodel."""
-    for name in ("KvmMmuPage", "KvmMmuPageRole", "Kvm", "KvmVcpu", "is_obsolete_sp",
-                 "explore", "Exploration"):
+    for name in (
+        "KvmMmuPage",
+        "KvmMmuPageRole",
+        "Kvm",
+        "KvmVcpu",
+        "is_obsolete_sp",
+        "explore",
+        "Exploration",
+    ):
         assert name in specmodel.__all__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,6 +11,15 @@ if TYPE_CHECKING:
 
 #: Bump when the shape of stored domain data or verdict records changes.
 ENV_VERSION = 1
+
+
+def _add_static(app: Sphinx) -> None:
+    """Ship the stylesheet of verdict boxes, field headers and counterexamples with the
+    extension, so every project that loads it gets it (HTML builders only)."""
+    static = Path(__file__).parent / "static"
+    if str(static) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(static))
+    app.add_css_file("specmodel.css")
 
 
 def setup(app: Sphinx) -> ExtensionMetadata:
@@ -60,6 +70,7 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.connect("env-get-outdated", events.outdated_by_model)
     app.connect("env-before-read-docs", events.next_generation)
     app.connect("build-finished", events.report)
+    app.connect("builder-inited", _add_static)
     return {
         "version": specmodel_version(),
         "env_version": ENV_VERSION,

@@ -24,7 +24,10 @@ def verdict_box(
     outcome: Outcome, *, what: str, expect: str = "holds", skipped_reason: str = ""
 ) -> nodes.container:
     """A container with the verdict line, what was explored, and any counterexample."""
-    box = nodes.container(classes=["spec-verdict", f"spec-{outcome.status}"])
+    classes = ["spec-verdict", f"spec-{outcome.status}"]
+    if expect == "violated":
+        classes.append("spec-expect-violated")  # a refuted statement, shown on purpose
+    box = nodes.container(classes=classes)
     para = nodes.paragraph()
     if outcome.status == "held" and expect == "violated":
         badge = "refuted by the model, as documented"
