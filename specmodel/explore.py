@@ -231,6 +231,36 @@ class _Checker:
         return None
 
 
+def _result(
+    model: _Model,
+    invs: list[Invariant],
+    violation: Violation | None,
+    states: int,
+    transitions: int,
+    start: float,
+    metrics: dict[str, int],
+    strategy: str,
+    depth: int,
+    witnesses: dict[str, bool],
+) -> Exploration:
+    return Exploration(
+        model.scenario,
+        model.params,
+        model.mutant,
+        violation is None,
+        states,
+        transitions,
+        time.perf_counter() - start,
+        violation,
+        dict(metrics),
+        tuple(i.name for i in invs),
+        exhaustive=strategy == "bfs",
+        strategy=strategy,
+        depth=depth,
+        witnesses=witnesses,
+    )
+
+
 def _first_violation(invs: list[Invariant], cfg: Config, state: State) -> tuple[str, str] | None:
     return _Checker(invs, cfg).first_violation(state)
 
@@ -316,21 +346,8 @@ def _bfs(
     max_depth = 0
 
     def result(violation: Violation | None) -> Exploration:
-        return Exploration(
-            model.scenario,
-            model.params,
-            model.mutant,
-            violation is None,
-            len(seen),
-            transitions,
-            time.perf_counter() - start,
-            violation,
-            dict(metrics),
-            tuple(i.name for i in invs),
-            True,
-            "bfs",
-            max_depth,
-            found,
+        return _result(
+            model, invs, violation, len(seen), transitions, start, metrics, "bfs", max_depth, found
         )
 
     checker = _Checker(invs, cfg)
@@ -436,21 +453,8 @@ def _random(
         max_depth = max(max_depth, len(path))
         if time_limit is not None and time.perf_counter() - start > time_limit:
             break
-    return Exploration(
-        model.scenario,
-        model.params,
-        model.mutant,
-        violation is None,
-        len(seen),
-        steps,
-        time.perf_counter() - start,
-        violation,
-        dict(metrics),
-        tuple(i.name for i in invs),
-        False,
-        "random",
-        max_depth,
-        found,
+    return _result(
+        model, invs, violation, len(seen), steps, start, metrics, "random", max_depth, found
     )
 
 

@@ -8,7 +8,7 @@ trace shows: the kernel function and what it did.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from specmodel.config import Config
 from specmodel.errors import UseAfterFree
@@ -25,6 +25,24 @@ class Successor(NamedTuple):
 
 
 Program = Callable[[State, int, Config], list[Successor]]
+
+
+class Locals:
+    """The named positions of a thread program's locals tuple."""
+
+    def __init__(self, *names: str) -> None:
+        self.index = {name: i for i, name in enumerate(names)}
+
+    def set(self, w: Work, tid: int, **changes: Any) -> None:
+        """Store ``changes`` into thread ``tid``'s locals."""
+        values = list(w.threads[tid])
+        for name, value in changes.items():
+            values[self.index[name]] = value
+        w.threads[tid] = tuple(values)
+
+    def goto(self, tid: int, **changes: Any) -> Callable[[Work], None]:
+        """A step body that only stores ``changes``."""
+        return lambda w: self.set(w, tid, **changes)
 
 
 def run(state: State, tid: int, label: str, body: Callable[[Work], str | None]) -> Successor:

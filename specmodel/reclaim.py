@@ -13,7 +13,7 @@ no write-protection, unsync or leaf SPTEs.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from specmodel.config import Config
 from specmodel.locks import mmu_unlock
@@ -29,7 +29,7 @@ from specmodel.mmu import (
     mmu_free_root_page,
 )
 from specmodel.mutants import Switches
-from specmodel.program import Program, Successor, lock_mmu, run
+from specmodel.program import Locals, Program, Successor, lock_mmu, run
 from specmodel.scenarios import Param, ParamValue, Scenario
 from specmodel.state import NO_PAGE, Pages, State, VmState, Work, role_word
 
@@ -63,27 +63,9 @@ def nested_role(level: int) -> int:
     return role_word(level, direct=False, guest_mode=True, ept=True)
 
 
-def _set(w: Work, tid: int, **kw: int) -> None:
-    v = list(w.threads[tid])
-    for key, value in kw.items():
-        v[_INDEX[key]] = value
-    w.threads[tid] = tuple(v)
-
-
-def _goto(tid: int, **kw: int) -> Callable[[Work], None]:
-    return lambda w: _set(w, tid, **kw)
-
-
-_INDEX = {
-    "pc": V_PC,
-    "mode": V_MODE,
-    "req": V_REQ,
-    "root": V_ROOT,
-    "steps": V_STEPS,
-    "wait": V_WAIT,
-    "eptp": V_EPTP,
-    "arg": V_ARG,
-}
+_LOCALS = Locals("pc", "mode", "req", "root", "steps", "wait", "eptp", "arg")
+_set = _LOCALS.set
+_goto = _LOCALS.goto
 
 
 class _Guest:

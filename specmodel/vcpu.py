@@ -10,8 +10,6 @@ under ``mmu_lock`` (``is_page_fault_stale()``). Each vCPU enters the guest at mo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from specmodel.config import Config
 from specmodel.locks import mmu_unlock
 from specmodel.mmu import (
@@ -26,7 +24,7 @@ from specmodel.mmu import (
     make_mmu_pages_available,
     mmu_free_root_page,
 )
-from specmodel.program import Successor, lock_mmu, run
+from specmodel.program import Locals, Successor, lock_mmu, run
 from specmodel.state import (
     HAZARD_ENTERED_OBSOLETE,
     LINK_NONE,
@@ -62,26 +60,9 @@ def child_role(parent_role: int) -> int:
     return parent_role - 1
 
 
-def _set(w: Work, tid: int, **kw: int) -> None:
-    v = list(w.threads[tid])
-    for key, value in kw.items():
-        v[_INDEX[key]] = value
-    w.threads[tid] = tuple(v)
-
-
-def _goto(tid: int, **kw: int) -> Callable[[Work], None]:
-    return lambda w: _set(w, tid, **kw)
-
-
-_INDEX = {
-    "pc": V_PC,
-    "mode": V_MODE,
-    "req": V_REQ,
-    "root": V_ROOT,
-    "budget": V_BUDGET,
-    "wait": V_WAIT,
-    "arg": V_ARG,
-}
+_LOCALS = Locals("pc", "mode", "req", "root", "budget", "wait", "arg")
+_set = _LOCALS.set
+_goto = _LOCALS.goto
 
 
 def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:

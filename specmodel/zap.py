@@ -24,7 +24,7 @@ from specmodel.mmu import (
     kvm_mmu_prepare_zap_page,
     tdp_mmu_free_root,
 )
-from specmodel.program import Successor, lock_mmu, lock_slots, run
+from specmodel.program import Locals, Successor, lock_mmu, lock_slots, run
 from specmodel.state import (
     HAZARD_SWITCH_WROTE_PAGE,
     NO_PAGE,
@@ -70,23 +70,8 @@ def in_fast_zap(z: tuple[object, ...]) -> bool:
     return TOGGLE < pc < TDP_LOCK
 
 
-def _set(w: Work, tid: int, **kw: object) -> None:
-    z = list(w.threads[tid])
-    for key, value in kw.items():
-        z[_INDEX[key]] = value
-    w.threads[tid] = tuple(z)
-
-
-_INDEX = {
-    "pc": Z_PC,
-    "batch": Z_BATCH,
-    "cursor": Z_CURSOR,
-    "kicked": Z_KICKED,
-    "invalid_list": Z_LIST,
-    "hold": Z_HOLD,
-    "epoch": Z_EPOCH,
-    "requested": Z_REQUESTED,
-}
+_LOCALS = Locals("pc", "batch", "cursor", "kicked", "invalid_list", "hold", "epoch", "requested")
+_set = _LOCALS.set
 
 
 def _all_outside(state: State, kicked: int, cfg: Config) -> bool:
