@@ -5,35 +5,90 @@ model of KVM's generation-based fast zap and page reclaim, and an explorer that 
 interleaving of a scenario and checks invariants in every state.
 """
 
-from specmodel.errors import (
-    BadParameterError,
-    BudgetExceededError,
-    ClaimDefinitionError,
-    InvariantExpressionError,
-    SpecmodelError,
-    UnknownNameError,
-    UseAfterFree,
-)
-from specmodel.explore import Exploration, ProgressInfo, Violation, explore, replay
-from specmodel.kernel import (
-    BATCH_ZAP_PAGES,
-    EXITING_GUEST_MODE,
-    IN_GUEST_MODE,
-    KVM_MIN_FREE_MMU_PAGES,
-    KVM_REFILL_PAGES,
-    KVM_REQ_MMU_FREE_OBSOLETE_ROOTS,
-    OUTSIDE_GUEST_MODE,
-    KvmRequest,
-    VcpuMode,
-)
-from specmodel.mutants import MUTANTS
-from specmodel.page import KvmMmuPage
-from specmodel.role import KvmMmuPageRole
-from specmodel.scenarios import scenario_names
-from specmodel.trace import Step, Trace
-from specmodel.vm import Kvm, KvmArch, KvmVcpu, is_obsolete_sp
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Where each public name lives; importing ``specmodel`` loads none of them until used, so
+#: ``specmodel.sphinxext`` and ``specmodel lint`` start without the model (PEP 562).
+_LAZY: dict[str, str] = {
+    "BATCH_ZAP_PAGES": "specmodel.kernel",
+    "BadParameterError": "specmodel.errors",
+    "BudgetExceededError": "specmodel.errors",
+    "ClaimDefinitionError": "specmodel.errors",
+    "EXITING_GUEST_MODE": "specmodel.kernel",
+    "Exploration": "specmodel.explorer",
+    "IN_GUEST_MODE": "specmodel.kernel",
+    "InvariantExpressionError": "specmodel.errors",
+    "KVM_MIN_FREE_MMU_PAGES": "specmodel.kernel",
+    "KVM_REFILL_PAGES": "specmodel.kernel",
+    "KVM_REQ_MMU_FREE_OBSOLETE_ROOTS": "specmodel.kernel",
+    "Kvm": "specmodel.vm",
+    "KvmArch": "specmodel.vm",
+    "KvmMmuPage": "specmodel.page",
+    "KvmMmuPageRole": "specmodel.role",
+    "KvmRequest": "specmodel.kernel",
+    "KvmVcpu": "specmodel.vm",
+    "MUTANTS": "specmodel.mutants",
+    "OUTSIDE_GUEST_MODE": "specmodel.kernel",
+    "ProgressInfo": "specmodel.explorer",
+    "SpecmodelError": "specmodel.errors",
+    "Step": "specmodel.trace",
+    "Trace": "specmodel.trace",
+    "UnknownNameError": "specmodel.errors",
+    "UseAfterFree": "specmodel.errors",
+    "VcpuMode": "specmodel.kernel",
+    "Violation": "specmodel.explorer",
+    "explore": "specmodel.explorer",
+    "is_obsolete_sp": "specmodel.vm",
+    "replay": "specmodel.explorer",
+    "scenario_names": "specmodel.scenarios",
+}
+
+if TYPE_CHECKING:
+    from specmodel.errors import (
+        BadParameterError,
+        BudgetExceededError,
+        ClaimDefinitionError,
+        InvariantExpressionError,
+        SpecmodelError,
+        UnknownNameError,
+        UseAfterFree,
+    )
+    from specmodel.explorer import Exploration, ProgressInfo, Violation, explore, replay
+    from specmodel.kernel import (
+        BATCH_ZAP_PAGES,
+        EXITING_GUEST_MODE,
+        IN_GUEST_MODE,
+        KVM_MIN_FREE_MMU_PAGES,
+        KVM_REFILL_PAGES,
+        KVM_REQ_MMU_FREE_OBSOLETE_ROOTS,
+        OUTSIDE_GUEST_MODE,
+        KvmRequest,
+        VcpuMode,
+    )
+    from specmodel.mutants import MUTANTS
+    from specmodel.page import KvmMmuPage
+    from specmodel.role import KvmMmuPageRole
+    from specmodel.scenarios import scenario_names
+    from specmodel.trace import Step, Trace
+    from specmodel.vm import Kvm, KvmArch, KvmVcpu, is_obsolete_sp
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'specmodel' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "BATCH_ZAP_PAGES",

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from specmodel.errors import BadParameterError, ClaimDefinitionError, UnknownNameError
-from specmodel.explore import Exploration, explore
+from specmodel.explorer import Exploration, explore
 from specmodel.invariants import BUILTIN
 from specmodel.mutants import MUTANTS
 from specmodel.scenarios import get_scenario, scenario_names

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from specmodel.errors import SpecmodelError
-from specmodel.explore import Exploration, ProgressInfo, explore
+from specmodel.explorer import Exploration, ProgressInfo, explore
 from specmodel.invariants import BUILTIN, REFUTABLE
 from specmodel.mutants import MUTANTS
 from specmodel.scenarios import get_scenario, scenario_names

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from sphinx.util.typing import ExtensionMetadata
 
 #: Bump when the shape of stored domain data or verdict records changes.
-ENV_VERSION = 1
+ENV_VERSION = 2
 
 
 def _add_static(app: Sphinx) -> None:

@@ -20,7 +20,6 @@ from specmodel.errors import BadParameterError, UnknownNameError
 from specmodel.sphinxext import runner
 from specmodel.sphinxext.cache import ResultCache, cache_key, fingerprint
 from specmodel.sphinxext.domain import ClaimDoc, FieldDoc, ModelDecl, SpecDomain, spec_domain
-from specmodel.sphinxext.fieldcheck import check_field_options, describe_field
 from specmodel.sphinxext.records import Kind, Outcome, Status, Verdict
 from specmodel.sphinxext.render import verdict_box
 
@@ -179,7 +178,12 @@ class ModelDirective(SpecDirective):
         if name not in MODELS:
             return self.fail("error", f"spec:model: {UnknownNameError('model', name, MODELS)}")
         path, line = self.location()
-        self.domain.add("models", self.env.docname, ModelDecl(name, path, line, self.env.docname))
+        from specmodel.fields import field_specs
+
+        fields = tuple((spec.name, spec.c_type) for spec in field_specs(name))
+        self.domain.add(
+            "models", self.env.docname, ModelDecl(name, path, line, self.env.docname, fields)
+        )
         self.record("held")
         return [self.anchor("spec-model", name), *self.body()]
 
@@ -194,6 +198,7 @@ class FieldDirective(SpecDirective):
 
     def check(self) -> list[nodes.Node]:
         from specmodel.fields import find_field
+        from specmodel.sphinxext.fieldcheck import check_field_options, describe_field
 
         name = self.target
         try:

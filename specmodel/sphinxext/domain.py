@@ -35,6 +35,9 @@ class ModelDecl:
     path: str
     line: int
     docname: str
+    #: (name, C type) of every field of the model when the directive was read; a change
+    #: to the model re-reads every document (the source fingerprint), refreshing it.
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

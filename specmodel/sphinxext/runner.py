@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from specmodel.errors import (
     BadParameterError,
     BudgetExceededError,
@@ -187,7 +185,7 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
     mutants = tuple(m.strip() for m in mutant_text.split(",") if m.strip())
     params: dict[str, int | bool] = {}
     try:
-        from specmodel.explore import explore
+        from specmodel.explorer import explore
         from specmodel.invariants import BUILTIN
 
         expect = parse_expect(options.get("expect"))
@@ -274,6 +272,8 @@ def check_block(code: str, expect_text: str | None, first_line: int, budget: Bud
         seconds = time.perf_counter() - started
         where = _block_line(exc, filename, first_line)
         found = f"{type(exc).__name__} at line {where}: {_describe(exc, code, where - first_line)}"
+        from pydantic import ValidationError
+
         refutes = isinstance(exc, AssertionError | ValidationError | SpecmodelError) and not (
             isinstance(exc, _INPUT_ERRORS)
         )
@@ -324,6 +324,8 @@ def _describe(exc: BaseException, code: str, offset: int) -> str:
 
 def _one_line(exc: BaseException, *, with_type: bool = True) -> str:
     text = str(exc).strip() or repr(exc)
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError):
         text = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or exc.title}: {err['msg']} "
