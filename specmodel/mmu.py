@@ -266,7 +266,7 @@ def kvm_mmu_zap_oldest_mmu_pages(w: Work, cfg: Config, nr_to_zap: int) -> int:
             if prev == NO_PAGE:
                 break
             w.page(prev, "kvm_mmu_zap_oldest_mmu_pages")
-            i = w.vm.active.index(prev)
+            i = w.list_position(prev, "kvm_mmu_zap_oldest_mmu_pages")
     kvm_mmu_commit_zap_page(w, invalid_list)
     return total
 

@@ -54,7 +54,7 @@ class Scenario:
     ]
 
     def resolve(self, given: Mapping[str, object]) -> dict[str, ParamValue]:
-        """Defaults filled in, unknown names and out-of-range values rejected."""
+        """Defaults filled in; unknown names, wrong types and out-of-range values rejected."""
         known = {p.name: p for p in self.params}
         for key in given:
             if key not in known:
@@ -62,30 +62,34 @@ class Scenario:
                     f"scenario {self.name!r} has no parameter {key!r}; "
                     f"expected one of: {', '.join(sorted(known))}"
                 )
-        out: dict[str, ParamValue] = {}
-        for p in self.params:
-            value = given.get(p.name, p.default)
-            if isinstance(p.default, bool):
-                if isinstance(value, str):
-                    value = value.strip().lower() in ("1", "true", "yes", "on")
-                if not isinstance(value, (bool, int)) or int(value) not in (0, 1):
-                    raise BadParameterError(
-                        f"{self.name}: {p.name} must be true or false (got {value!r})"
-                    )
-                out[p.name] = bool(value)
-                continue
-            try:
-                number = int(value)  # type: ignore[call-overload]
-            except (TypeError, ValueError):
-                raise BadParameterError(
-                    f"{self.name}: {p.name} must be an integer in {p.low}..{p.high} (got {value!r})"
-                ) from None
-            if isinstance(value, bool) or not p.low <= number <= p.high:
-                raise BadParameterError(
-                    f"{self.name}: {p.name} must be in {p.low}..{p.high} (got {value!r})"
-                )
-            out[p.name] = number
-        return out
+        return {p.name: _check(self.name, p, given.get(p.name, p.default)) for p in self.params}
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _check(scenario: str, p: Param, value: object) -> ParamValue:
+    """``value`` as parameter ``p`` takes it, or BadParameterError saying what is allowed."""
+    if isinstance(p.default, bool):
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, bool | int) and not isinstance(value, float) and value in (0, 1):
+            return bool(value)
+        raise BadParameterError(f"{scenario}: {p.name} must be true or false (got {value!r})")
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip(), 0)
+        except ValueError:
+            number = None
+    if number is None or not p.low <= number <= p.high:
+        raise BadParameterError(
+            f"{scenario}: {p.name} must be an integer in {p.low}..{p.high} (got {value!r})"
+        )
+    return number
 
 
 COMMON = (

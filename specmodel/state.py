@@ -202,6 +202,19 @@ class Work:
         self.vm = self.vm._replace(hazard=self.vm.hazard | bit)
 
     # -- kvm->arch.active_mmu_pages as a doubly linked list ------------------------------
+    def list_position(self, pid: int, op: str) -> int:
+        """Where a list walk's saved next entry is. If something took it off the list
+        meanwhile, list_del has poisoned its pointers: following them is a use-after-free
+        as far as the host is concerned (the kernel would fault on LIST_POISON)."""
+        try:
+            return self.vm.active.index(pid)
+        except ValueError:
+            self.hazard(HAZARD_USE_AFTER_FREE)
+            raise UseAfterFree(
+                f"{op} walked on from sp#{pid}, which list_del took off active_mmu_pages "
+                "(poisoned list pointers)"
+            ) from None
+
     def list_add_head(self, pid: int) -> None:
         """``list_add(&sp->link, &kvm->arch.active_mmu_pages)``: writes the old head's prev."""
         active = self.vm.active

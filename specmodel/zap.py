@@ -288,7 +288,7 @@ def _tdp_zap(w: Work, tid: int) -> str:
     return "no scheduled root left"
 
 
-def _next_target(state: State, cursor: int) -> tuple[int, int, list[int]]:
+def _next_target(state: State, cursor: int, w: Work | None = None) -> tuple[int, int, list[int]]:
     """Where the walk of ``kvm_zap_obsolete_pages()`` goes next from ``cursor``: the page to
     zap (or ``WALK_DONE`` when it reached the head or a valid page), the page before it,
     and the invalid pages it skips (with a WARN) on the way."""
@@ -296,6 +296,10 @@ def _next_target(state: State, cursor: int) -> tuple[int, int, list[int]]:
     pid = active[-1] if cursor == FROM_TAIL and active else cursor
     skipped: list[int] = []
     while pid not in (WALK_DONE, FROM_TAIL):
+        if pid not in active:
+            if w is None:  # deciding whether to yield: the zap step itself will report it
+                return pid, WALK_DONE, skipped
+            w.list_position(pid, "kvm_zap_obsolete_pages")
         i = active.index(pid)
         prev = active[i - 1] if i > 0 else WALK_DONE
         sp = state.pages[pid]
@@ -359,7 +363,7 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
     while True:
         z = w.threads[tid]
         batch = int(z[Z_BATCH])
-        target, prev, skipped = _next_target(w.freeze(), int(z[Z_CURSOR]))
+        target, prev, skipped = _next_target(w.freeze(), int(z[Z_CURSOR]), w)
         for pid in skipped:
             w.notes.append(f"WARN: invalid sp#{pid} on active_mmu_pages, skipped")
         if target == WALK_DONE:
