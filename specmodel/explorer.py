@@ -335,7 +335,9 @@ def _bfs(
     init = model.initial
     # Fingerprints, as TLC and SPIN's hash compaction do: a 64-bit hash per visited state
     # instead of the state. Two states sharing one is the only way to miss a state; for n
-    # states that happens with probability below n*n / 2**65 (3e-8 for a million states).
+    # states that happens with probability below n*n / 2**65 (3e-8 for a million states),
+    # given that distinct parts hash apart: states hold small ints, and no state uses -2,
+    # which CPython hashes like -1.
     # ``exact=True`` keys by the states themselves.
     seen: dict[object, int] = {(init if exact else hash(init)): 0}
     parent = array("l", [-1])
@@ -402,12 +404,12 @@ def _bfs(
                 f"finishing (raise the state budget or lower the parameters)"
             )
         now = time.perf_counter()
+        if time_limit is not None and now - start > time_limit:
+            raise BudgetExceededError(
+                f"{model.scenario}: exploration exceeded its time limit of "
+                f"{time_limit:g} s after {len(seen)} states"
+            )
         if now >= next_report:
-            if time_limit is not None and now - start > time_limit:
-                raise BudgetExceededError(
-                    f"{model.scenario}: exploration exceeded its time limit of "
-                    f"{time_limit:g} s after {len(seen)} states"
-                )
             if progress is not None:
                 progress(ProgressInfo(len(seen), transitions, max_depth, now - start))
             next_report = now + 1.0

@@ -29,7 +29,7 @@ LINK_TDP_ROOTS = 3  # kvm->arch.tdp_mmu_roots
 
 NO_PAGE = -1
 #: spt entry value for a leaf SPTE (maps guest memory, no child page).
-LEAF = -2
+LEAF = -3  # not -2: CPython hashes -1 and -2 alike, and states are fingerprinted
 
 # Ghost hazard bits recorded in ``VmState.hazard`` by transitions (see invariants.py).
 HAZARD_LOOKUP_OBSOLETE = 1  # lookup returned an obsolete page

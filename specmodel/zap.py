@@ -58,7 +58,7 @@ Z_PC, Z_BATCH, Z_CURSOR, Z_KICKED, Z_LIST, Z_HOLD, Z_EPOCH, Z_REQUESTED = range(
 #: Cursor value: start the walk at the tail of active_mmu_pages.
 FROM_TAIL = -1
 #: Cursor value: the walk has reached the head.
-WALK_DONE = -2
+WALK_DONE = -3  # not -2: hash(-2) == hash(-1) == hash(FROM_TAIL) in CPython
 
 ZAPPER_INITIAL: tuple[int | tuple[int, ...], ...] = (SLOTS_LOCK, 0, FROM_TAIL, 0, (), 0, 0, 0)
 

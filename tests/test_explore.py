@@ -629,3 +629,37 @@ def test_metrics_report_the_longest_wait_and_the_largest_zap_per_hold() -> None:
     assert set(result.metrics) >= {"max_vcpu_mmu_lock_wait", "max_pages_zapped_per_mmu_lock_hold"}
     assert result.metrics["max_vcpu_mmu_lock_wait"] == 2
     assert result.metrics["max_pages_zapped_per_mmu_lock_hold"] == 5
+
+
+def test_a_time_limit_shorter_than_a_second_is_enforced() -> None:
+    """time_limit is checked as states are expanded, not only at the once-a-second report."""
+    with pytest.raises(BudgetExceededError, match=r"fast_zap: exploration exceeded its time limit"):
+        explore("fast_zap", vcpus=2, pages=16, time_limit=0.05)
+
+
+def test_no_state_holds_minus_two_which_cpython_hashes_like_minus_one() -> None:
+    """States are fingerprinted by hash(); -1 and -2 hash alike, so -2 must never appear."""
+    from specmodel.explorer import _Model
+
+    def ints(value: object) -> list[int]:
+        if isinstance(value, bool):
+            return []
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, tuple | list) or hasattr(value, "__iter__"):
+            return [i for item in value for i in ints(item)]  # type: ignore[attr-defined]
+        return []
+
+    for scenario, params in (
+        ("fast_zap", {"vcpus": 1, "pages": 3, "batch": 1}),
+        ("page_reclaim", {"steps": 3}),
+    ):
+        model = _Model(scenario, (), params)
+        frontier, seen = [model.initial], {model.initial}
+        while frontier:
+            state = frontier.pop()
+            assert -2 not in ints(state), state
+            for _, _, (_, nxt) in model.successors(state):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
