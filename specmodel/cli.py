@@ -12,9 +12,33 @@ from specmodel.claims_cli import add_claims_parser
 from specmodel.explore_cli import add_explore_parser
 from specmodel.lint_cli import add_lint_parser
 
+DESCRIPTION = """\
+Keep KVM's documentation of struct kvm_mmu_page honest: run the spec checks of a docs tree,
+lint a kernel mmu.rst, explore the reference model of the fast zap and page reclaim, and
+list the claims the docs cite."""
+
+EPILOG = """\
+examples:
+  specmodel check docs/                          every spec directive, exit 1 on a divergence
+  specmodel check --format junit --output report.xml docs/
+  specmodel lint Documentation/virt/kvm/x86/mmu.rst
+  specmodel explore fast_zap --vcpus 2 --pages 8
+  specmodel explore page_reclaim --mutant pre_2abd5287f083
+  specmodel claims
+
+'specmodel COMMAND --help' explains each command."""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="specmodel", description=__doc__)
+    from specmodel import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="specmodel",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"specmodel {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_check_parser(subparsers)
     add_claims_parser(subparsers)

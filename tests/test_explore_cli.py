@@ -226,3 +226,34 @@ def test_other_parameters_pass_through_param() -> None:
     proc = run("page_reclaim", "--param", "steps=3", "--param", "fix_7a2c70e777a0=0")
     assert proc.returncode == 0, proc.stderr
     assert "steps=3" in proc.stdout and "fix_7a2c70e777a0=0" in proc.stdout
+
+
+def test_top_level_help_lists_every_command_with_examples() -> None:
+    """specmodel --help names each command and shows example invocations."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "specmodel", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    for command in ("check", "claims", "explore", "lint"):
+        assert f"    {command} " in proc.stdout
+    assert "examples:" in proc.stdout and "specmodel check docs/" in proc.stdout
+
+
+def test_version_is_printed() -> None:
+    """specmodel --version prints the package version."""
+    import specmodel
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "specmodel", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"specmodel {specmodel.__version__}"
+
+
+def test_no_command_is_a_usage_error() -> None:
+    """Running specmodel with no command exits 2 and says a command is required."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "specmodel"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "COMMAND" in proc.stderr and "Traceback" not in proc.stderr
