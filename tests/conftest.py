@@ -1,30 +1,26 @@
-"""Shared test configuration (each section names its owner; append, never remove)."""
+"""Shared test configuration: Sphinx test roots, and the kernel mmu.rst corpus for lint."""
+
+import os
+from pathlib import Path
+
+import pytest
 
 # --- Sphinx extension (tests/sphinxext/): sphinx.testing fixtures over tests/roots/test-*/ ---
-from pathlib import Path as _SphinxPath
-
-import pytest as _sphinx_pytest
-
 pytest_plugins = ("sphinx.testing.fixtures",)
 collect_ignore = ["roots"]
 
 
-@_sphinx_pytest.fixture(scope="session")
-def rootdir() -> _SphinxPath:
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
     """Test roots for ``@pytest.mark.sphinx(testroot=...)``."""
-    return _SphinxPath(__file__).resolve().parent / "roots"
+    return Path(__file__).resolve().parent / "roots"
 
 
 # --- lint corpus (tests/test_lint*.py): kernel mmu.rst copies live outside the repo (GPL text) ---
-import os as _os  # noqa: E402 (sections append; imports stay in their section)
-from pathlib import Path as _Path  # noqa: E402
-
-import pytest as _pytest  # noqa: E402
-
-_REPO_ROOT = _Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def pytest_addoption(parser: _pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--corpus",
         metavar="DIR",
@@ -34,14 +30,14 @@ def pytest_addoption(parser: _pytest.Parser) -> None:
     )
 
 
-@_pytest.fixture(scope="session")
-def corpus_dir(request: _pytest.FixtureRequest) -> _Path:
+@pytest.fixture(scope="session")
+def corpus_dir(request: pytest.FixtureRequest) -> Path:
     """The mmu.rst corpus: --corpus, $SPECMODEL_CORPUS or ../shared/corpus; fails if none."""
-    given = request.config.getoption("--corpus") or _os.environ.get("SPECMODEL_CORPUS")
+    given = request.config.getoption("--corpus") or os.environ.get("SPECMODEL_CORPUS")
     if given:
-        path = _Path(given)
+        path = Path(given)
         if not path.is_dir():
-            _pytest.fail(
+            pytest.fail(
                 f"lint corpus: expected a folder at {path} (from --corpus or "
                 f"SPECMODEL_CORPUS); found none",
                 pytrace=False,
@@ -49,7 +45,7 @@ def corpus_dir(request: _pytest.FixtureRequest) -> _Path:
         return path
     default = _REPO_ROOT.parent / "shared" / "corpus"
     if not default.is_dir():
-        _pytest.fail(
+        pytest.fail(
             f"lint corpus: expected kernel mmu.rst copies in {default}; found none. Pass "
             "--corpus DIR or set SPECMODEL_CORPUS (the tests must not pass without it)",
             pytrace=False,

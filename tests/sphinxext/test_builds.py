@@ -124,3 +124,11 @@ def test_a_fresh_environment_takes_unchanged_checks_from_the_disk_cache(
     fresh_env.build()
     assert fresh_runs(fresh_env) == []
     assert [v.cached for v in verdicts(fresh_env)] == [True, True, True]
+
+
+@pytest.mark.sphinx("html", testroot="passing", freshenv=True)
+def test_the_extension_ships_its_stylesheet_with_the_html(app: Any) -> None:
+    """A project that only loads the extension gets specmodel.css copied and linked."""
+    app.build()
+    assert (Path(app.outdir) / "_static" / "specmodel.css").is_file()
+    assert "_static/specmodel.css" in (Path(app.outdir) / "index.html").read_text()
