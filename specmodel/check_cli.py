@@ -88,7 +88,7 @@ def _line(v: Verdict) -> str:
     return f"{_relative(v.path)}:{v.line}: {v.status}: {v.message}"
 
 
-def render_text(runs: list[CheckRun], verdicts: list[Verdict], seconds: float) -> str:
+def render_text(verdicts: list[Verdict], seconds: float) -> str:
     lines = [_line(v) for v in verdicts if v.failed]
     s = summarize(verdicts)
     lines.append(
@@ -197,7 +197,7 @@ def run_check(args: argparse.Namespace) -> int:
     elif args.format == "junit":
         report = render_junit(verdicts, seconds)
     else:
-        report = render_text(runs, verdicts, seconds)
+        report = render_text(verdicts, seconds)
     if args.output:
         try:
             write_atomically(args.output, report)
@@ -205,7 +205,7 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"specmodel check: error: cannot write {args.output}: {exc}", file=sys.stderr)
             return 2
         if args.format != "text":
-            sys.stdout.write(render_text(runs, verdicts, seconds))
+            sys.stdout.write(render_text(verdicts, seconds))
     else:
         sys.stdout.write(report)
     if any(v.status == "error" for v in verdicts):

@@ -21,12 +21,13 @@ from specmodel.errors import BudgetExceededError, UnknownNameError
 from specmodel.exprs import compile_invariant
 from specmodel.invariants import BUILTIN, REFUTABLE, Invariant
 from specmodel.locks import holds, waits
+from specmodel.mmu import V_MODE, V_WAIT
 from specmodel.program import Program, Successor
 from specmodel.scenarios import instantiate
 from specmodel.state import State
 from specmodel.symmetry import canonical
 from specmodel.trace import Step, Trace, decode_schedule, encode_schedule
-from specmodel.vcpu import MODE_NAMES, V_MODE, V_WAIT
+from specmodel.vcpu import MODE_NAMES
 from specmodel.zap import Z_HOLD
 
 InvariantSpec = Invariant | str | Callable[..., bool]
@@ -261,10 +262,6 @@ def _result(
     )
 
 
-def _first_violation(invs: list[Invariant], cfg: Config, state: State) -> tuple[str, str] | None:
-    return _Checker(invs, cfg).first_violation(state)
-
-
 def explore(
     scenario: str,
     *,
@@ -425,6 +422,7 @@ def _random(
     witnesses: dict[str, Invariant],
 ) -> Exploration:
     cfg = model.cfg
+    checker = _Checker(invs, cfg)
     rng = random.Random(seed)
     start = time.perf_counter()
     metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
@@ -448,7 +446,7 @@ def _random(
             for name, inv in witnesses.items():
                 if not found[name] and inv.check(cfg, state) is not None:
                     found[name] = True
-            bad = _first_violation(invs, cfg, state)
+            bad = checker.first_violation(state)
             if bad is not None:
                 violation = Violation(bad[0], bad[1], model.trace(path))
                 break
@@ -473,12 +471,13 @@ def replay(
     mutants = _normalise_mutant(mutant)
     model = _Model(scenario, mutants, params)
     invs = _select_invariants(model, invariants, exclude)
+    checker = _Checker(invs, model.cfg)
     start = time.perf_counter()
     choices = decode_schedule(schedule)
     state = model.initial
     metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
     violation = None
-    bad = _first_violation(invs, model.cfg, state)
+    bad = checker.first_violation(state)
     done: list[tuple[int, int]] = []
     for tid, j in choices:
         if bad is not None:
@@ -496,7 +495,7 @@ def replay(
         state = succs[j].state
         done.append((tid, j))
         _metrics(model.cfg, state, metrics)
-        bad = _first_violation(invs, model.cfg, state)
+        bad = checker.first_violation(state)
     if bad is not None:
         violation = Violation(bad[0], bad[1], model.trace(done))
     return Exploration(

@@ -24,8 +24,9 @@ from specmodel.state import (
     Work,
 )
 
-# Per-vCPU locals every vCPU program keeps at these positions (see vcpu.py).
-V_PC, V_MODE, V_REQ, V_ROOT = 0, 1, 2, 3
+# Per-vCPU locals every vCPU program (vcpu.py, reclaim.py) keeps at these positions, so the
+# zapper, the invariants and the metrics can read any vCPU; positions 4 and 6+ are its own.
+V_PC, V_MODE, V_REQ, V_ROOT, V_WAIT = 0, 1, 2, 3, 5
 MODE_OUTSIDE, MODE_IN_GUEST, MODE_EXITING = 0, 1, 2
 REQ_FREE_OBSOLETE_ROOTS = 1  # KVM_REQ_MMU_FREE_OBSOLETE_ROOTS
 REQ_TLB_FLUSH = 2  # KVM_REQ_TLB_FLUSH

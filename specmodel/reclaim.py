@@ -21,6 +21,9 @@ from specmodel.mmu import (
     MODE_IN_GUEST,
     MODE_OUTSIDE,
     REQ_FREE_OBSOLETE_ROOTS,
+    V_PC,
+    V_REQ,
+    V_ROOT,
     is_obsolete,
     kvm_mmu_commit_zap_page,
     kvm_mmu_get_shadow_page,
@@ -34,7 +37,7 @@ from specmodel.scenarios import Param, ParamValue, Scenario
 from specmodel.state import NO_PAGE, Pages, State, VmState, Work, role_word
 
 # vCPU locals: (pc, mode, requests, root, steps left, wait, eptp, arg)
-V_PC, V_MODE, V_REQ, V_ROOT, V_STEPS, V_WAIT, V_EPTP, V_ARG = range(8)
+V_STEPS, V_EPTP, V_ARG = 4, 6, 7  # the rest of the layout is shared (mmu.py)
 (
     CHECK,
     FREE_LOCK,

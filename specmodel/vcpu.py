@@ -17,6 +17,10 @@ from specmodel.mmu import (
     MODE_IN_GUEST,
     MODE_OUTSIDE,
     REQ_FREE_OBSOLETE_ROOTS,
+    V_MODE,
+    V_PC,
+    V_REQ,
+    V_ROOT,
     is_obsolete,
     kvm_mmu_commit_zap_page,
     kvm_mmu_get_shadow_page,
@@ -37,7 +41,7 @@ from specmodel.state import (
 )
 
 # vCPU locals: (pc, mode, requests, root, budget, wait, arg)
-V_PC, V_MODE, V_REQ, V_ROOT, V_BUDGET, V_WAIT, V_ARG = range(7)
+V_BUDGET, V_ARG = 4, 6  # the rest of the layout is shared (mmu.py)
 CHECK, FREE_LOCK, FREE, LOAD_LOCK, LOAD, ENTER, GUEST, FAULT_LOCK, FAULT, DONE = range(10)
 
 #: gfn of the guest page table the shadow root shadows (CR3) in the fast-zap scenarios.

@@ -11,6 +11,8 @@ zaps one whole root per step without inner yields.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from specmodel.config import Config
 from specmodel.locks import mmu_unlock, mmu_waiters, slots_unlock
 from specmodel.mmu import (
@@ -18,6 +20,7 @@ from specmodel.mmu import (
     REQ_FREE_OBSOLETE_ROOTS,
     REQ_TLB_FLUSH,
     V_MODE,
+    V_WAIT,
     is_obsolete,
     kvm_make_all_cpus_request,
     kvm_mmu_commit_zap_page,
@@ -29,7 +32,9 @@ from specmodel.state import (
     HAZARD_SWITCH_WROTE_PAGE,
     NO_PAGE,
     ROLE_INVALID,
+    Page,
     State,
+    VmState,
     Work,
 )
 
@@ -288,11 +293,13 @@ def _tdp_zap(w: Work, tid: int) -> str:
     return "no scheduled root left"
 
 
-def _next_target(state: State, cursor: int, w: Work | None = None) -> tuple[int, int, list[int]]:
+def _next_target(
+    vm: VmState, pages: Sequence[Page], cursor: int, w: Work | None = None
+) -> tuple[int, int, list[int]]:
     """Where the walk of ``kvm_zap_obsolete_pages()`` goes next from ``cursor``: the page to
     zap (or ``WALK_DONE`` when it reached the head or a valid page), the page before it,
     and the invalid pages it skips (with a WARN) on the way."""
-    active = state.vm.active
+    active = vm.active
     pid = active[-1] if cursor == FROM_TAIL and active else cursor
     skipped: list[int] = []
     while pid not in (WALK_DONE, FROM_TAIL):
@@ -302,8 +309,8 @@ def _next_target(state: State, cursor: int, w: Work | None = None) -> tuple[int,
             w.list_position(pid, "kvm_zap_obsolete_pages")
         i = active.index(pid)
         prev = active[i - 1] if i > 0 else WALK_DONE
-        sp = state.pages[pid]
-        if not sp.freed and not is_obsolete(sp, state.vm.mmu_valid_gen):
+        sp = pages[pid]
+        if not sp.freed and not is_obsolete(sp, vm.mmu_valid_gen):
             return WALK_DONE, WALK_DONE, skipped  # the first valid page: stop
         if sp.invalid and not sp.freed:
             skipped.append(pid)
@@ -326,7 +333,7 @@ def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     batch = int(z[Z_BATCH])
     if batch < cfg.batch:
         return [run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 0))]
-    target, _, _ = _next_target(state, int(z[Z_CURSOR]))
+    target, _, _ = _next_target(state.vm, state.pages, int(z[Z_CURSOR]))
     if target == WALK_DONE:
         return [run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 0))]
     if not sw.zap_until_done:
@@ -363,7 +370,7 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
     while True:
         z = w.threads[tid]
         batch = int(z[Z_BATCH])
-        target, prev, skipped = _next_target(w.freeze(), int(z[Z_CURSOR]), w)
+        target, prev, skipped = _next_target(w.vm, w.pages, int(z[Z_CURSOR]), w)
         for pid in skipped:
             w.notes.append(f"WARN: invalid sp#{pid} on active_mmu_pages, skipped")
         if target == WALK_DONE:
@@ -379,7 +386,7 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
         for waiter in mmu_waiters(w.vm):
             if waiter in cfg.vcpu_tids:
                 v = w.threads[waiter]
-                w.threads[waiter] = (*v[:5], v[5] + nr, *v[6:])
+                w.threads[waiter] = (*v[:V_WAIT], v[V_WAIT] + nr, *v[V_WAIT + 1 :])
         _set(
             w,
             tid,
