@@ -1,6 +1,7 @@
 """Shared test configuration: Sphinx test roots, and the kernel mmu.rst corpus for lint."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,22 @@ import pytest
 # --- Sphinx extension (tests/sphinxext/): sphinx.testing fixtures over tests/roots/test-*/ ---
 pytest_plugins = ("sphinx.testing.fixtures",)
 collect_ignore = ["roots"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_text_output() -> Iterator[None]:
+    """Subprocesses print without colour, whatever the CI runner sets.
+
+    The tests read messages such as ``path:line: ERROR:`` from Sphinx and pytest
+    output; Sphinx colours it when ``CI=true`` or ``FORCE_COLOR`` is set (and
+    pytest with ``FORCE_COLOR``/``PY_COLORS``), which puts escape codes before
+    the path. ``NO_COLOR`` wins over both in each tool.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NO_COLOR", "1")
+        for name in ("FORCE_COLOR", "FORCE_COLOUR", "PY_COLORS"):
+            patch.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")
