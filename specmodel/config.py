@@ -37,5 +37,10 @@ class Config:
     entries: int = 2
     #: Nested root levels the L1 guest may load (page_reclaim).
     root_levels: tuple[int, ...] = ()
+    #: Lipton reduction: a critical section under mmu_lock that one step performs runs in
+    #: the step that takes the lock, and the zap's final releases in the step before them.
+    #: False gives each acquire and release a step of its own, to check that the reduction
+    #: changes no verdict.
+    atomic_sections: bool = True
     #: SPTEs modelled per page (the kernel has 512).
     spt_width: int = 4

@@ -8,6 +8,7 @@ tuples of ints, so the search is deterministic: the same input gives the same tr
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from array import array
@@ -94,10 +95,17 @@ class Exploration:
 class _Model:
     """One instantiated scenario: config, initial state, programs, thread names."""
 
-    def __init__(self, scenario: str, mutant: tuple[str, ...], params: Mapping[str, object]):
-        _, self.params, self.cfg, self.initial, self.programs, self.names = instantiate(
+    def __init__(
+        self,
+        scenario: str,
+        mutant: tuple[str, ...],
+        params: Mapping[str, object],
+        atomic_sections: bool = True,
+    ):
+        _, self.params, cfg, self.initial, self.programs, self.names = instantiate(
             scenario, mutant, params
         )
+        self.cfg = cfg if atomic_sections else dataclasses.replace(cfg, atomic_sections=False)
         self.scenario = scenario
         self.mutant = mutant
 
@@ -276,6 +284,7 @@ def explore(
     witness: Mapping[str, InvariantSpec] | None = None,
     symmetry: bool = True,
     exact: bool = False,
+    atomic_sections: bool = True,
     **params: int | bool,
 ) -> Exploration:
     """Explore every interleaving of ``scenario`` (bounded by ``params``), checking the
@@ -288,6 +297,11 @@ def explore(
         when every checked property is a built-in one, which all treat vCPUs alike).
     :param exact: remember visited states themselves rather than 64-bit fingerprints
         (more memory; removes the tiny chance that two states share a fingerprint).
+    :param atomic_sections: run a vCPU's critical section under ``mmu_lock`` in the step
+        that takes the lock, and the zap's final releases in the step before them (a
+        Lipton reduction: no verdict changes, fewer states). False gives every acquire
+        and release a step of its own, to check exactly that; replay such a trace with
+        the same setting.
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).
     :raises UnknownNameError: unknown scenario, mutant or excluded invariant.
@@ -296,7 +310,7 @@ def explore(
     :raises BudgetExceededError: more than ``max_states`` states or ``time_limit`` seconds.
     """
     mutants = _normalise_mutant(mutant)
-    model = _Model(scenario, mutants, params)
+    model = _Model(scenario, mutants, params, atomic_sections)
     invs = _select_invariants(model, invariants, exclude)
     witnesses = {
         name: _select_invariants(model, [spec], tuple(BUILTIN))[-1]
@@ -465,11 +479,13 @@ def replay(
     mutant: str | Sequence[str] | None = None,
     invariants: Sequence[InvariantSpec] = (),
     exclude: Sequence[str] = (),
+    atomic_sections: bool = True,
     **params: int | bool,
 ) -> Exploration:
-    """Re-run one schedule (``Trace.schedule``), checking invariants after every step."""
+    """Re-run one schedule (``Trace.schedule``), checking invariants after every step.
+    ``atomic_sections`` must be what the search that found the schedule used."""
     mutants = _normalise_mutant(mutant)
-    model = _Model(scenario, mutants, params)
+    model = _Model(scenario, mutants, params, atomic_sections)
     invs = _select_invariants(model, invariants, exclude)
     checker = _Checker(invs, model.cfg)
     start = time.perf_counter()

@@ -21,6 +21,7 @@ from specmodel.state import (
     ROLE_GUEST_MODE,
     ROLE_INVALID,
     Page,
+    Pages,
     Work,
 )
 
@@ -203,17 +204,39 @@ def kvm_mmu_prepare_zap_page(
 def kvm_mmu_commit_zap_page(w: Work, invalid_list: list[int]) -> None:
     """``kvm_mmu_commit_zap_page()``: free every page on ``invalid_list`` (the remote TLB
     flush before it is a separate step of the caller where it matters)."""
-    if invalid_list:
-        w.notes.append(
-            "kvm_mmu_commit_zap_page: free " + ", ".join(f"sp#{p}" for p in invalid_list)
-        )
+    if not invalid_list:
+        return
+    w.notes.append("kvm_mmu_commit_zap_page: free " + ", ".join(f"sp#{p}" for p in invalid_list))
+    # The same commit runs from many states that share their pages (they differ in what
+    # the vCPUs do meanwhile): reuse the freed pages, hashed once, when nothing else in
+    # this step has written a page yet.
+    before = w.pages
+    key = (before, tuple(invalid_list)) if isinstance(before, Pages) else None
+    hit = None if key is None else _COMMITTED.get(key)
+    if hit is not None:
+        w.adopt_pages(hit[0])
+        if hit[1]:
+            w.hazard(hit[1])
+        invalid_list.clear()
+        return
+    hazard = 0
     for pid in invalid_list:
         sp = w.page(pid, "kvm_mmu_commit_zap_page")
         if sp.root_count > 0:
-            w.hazard(HAZARD_FREED_PINNED)  # the kernel WARNs and frees it anyway
+            hazard = HAZARD_FREED_PINNED  # the kernel WARNs and frees it anyway
         # kvm_mmu_free_shadow_page: hash unlink, list_del(&sp->link) from invalid_list, free.
         w.set_page(pid, sp._replace(link=LINK_NONE, freed=True))
+    if hazard:
+        w.hazard(hazard)
+    if key is not None:
+        if len(_COMMITTED) >= 4096:
+            _COMMITTED.clear()  # a cache; bounded
+        _COMMITTED[key] = (w.adopt_pages(Pages(w.pages)), hazard)
     invalid_list.clear()
+
+
+#: (pages before, invalid_list) -> (pages after, hazard bits) of kvm_mmu_commit_zap_page().
+_COMMITTED: dict[tuple[Pages, tuple[int, ...]], tuple[Pages, int]] = {}
 
 
 def tdp_mmu_free_root(w: Work, pid: int) -> None:

@@ -66,23 +66,41 @@ def _notes(w: Work, lead: str = "") -> str:
 
 
 def lock_mmu(
-    state: State, tid: int, write: bool, then: Callable[[Work], None], what: str = ""
+    state: State,
+    tid: int,
+    write: bool,
+    then: Callable[[Work], str | None],
+    what: str = "",
+    *,
+    section: bool = False,
 ) -> list[Successor]:
-    """A step that takes ``mmu_lock`` (running ``then`` once it is held) or starts waiting."""
+    """A step that takes ``mmu_lock`` and runs ``then`` holding it, or starts waiting.
+
+    ``then`` is the rest of the step: usually just the next pc. With ``section`` it is a
+    whole critical section that ends by releasing the lock, and the label says so. Running
+    the section in the step that takes the lock loses no interleaving (an acquire moves
+    right, a release left: Lipton), and saves the states in which a thread holds the lock
+    but has not yet done anything with it.
+    """
     step = mmu_lock_step(state.vm, tid, write)
     if step is LockStep.BLOCKED:
         return []
-    name = f"{'write' if write else 'read'}_lock(&kvm->mmu_lock)"
-    if what:
-        name = f"{what}: {name}"
+    kind = "write" if write else "read"
+    lock = f"{kind}_lock(&kvm->mmu_lock)"
 
     def body(w: Work) -> str | None:
-        if mmu_lock(w, tid, write):
-            then(w)
-            return None
-        return "waits"
+        if not mmu_lock(w, tid, write):
+            return f"{lock}: waits" if section else "waits"
+        text = then(w)
+        if not section:
+            return text
+        # what the section's kernel functions did belongs before the release
+        inner = "; ".join([t for t in (text,) if t] + w.notes)
+        w.notes.clear()
+        return f"{lock}; {inner}; {kind}_unlock(&kvm->mmu_lock)"
 
-    return [run(state, tid, name, body)]
+    label = what if section else (f"{what}: {lock}" if what else lock)
+    return [run(state, tid, label, body)]
 
 
 def lock_slots(state: State, tid: int, then: Callable[[Work], None]) -> list[Successor]:

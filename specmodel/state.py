@@ -193,6 +193,12 @@ class Work:
     def set_page(self, pid: int, sp: Page) -> None:
         self._writable()[pid] = sp
 
+    def adopt_pages(self, pages: Pages) -> Pages:
+        """Make ``pages`` (an equal or successor page set) this copy's pages, unwritten."""
+        self.pages = pages
+        self._pages_list = None
+        return pages
+
     def new_page(self, sp: Page) -> int:
         pages = self._writable()
         pages.append(sp)

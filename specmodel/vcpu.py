@@ -5,10 +5,14 @@ Steps: handle requests (``kvm_mmu_free_obsolete_roots()``), ``kvm_mmu_reload()``
 ``kvm_mmu_load()``, the last request check with ``vcpu->mode = IN_GUEST_MODE`` (guest entry
 takes no ``mmu_lock``), running the guest, and a page fault with the staleness re-check
 under ``mmu_lock`` (``is_page_fault_stale()``). Each vCPU enters the guest at most
-``entries`` times, which keeps the state space finite.
+``entries`` times, which keeps the state space finite. Each critical section under
+``mmu_lock`` runs in the step that takes the lock (``Config.atomic_sections``; see
+``_section``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from specmodel.config import Config
 from specmodel.locks import mmu_unlock
@@ -42,7 +46,10 @@ from specmodel.state import (
 
 # vCPU locals: (pc, mode, requests, root, budget, wait, arg)
 V_BUDGET, V_ARG = 4, 6  # the rest of the layout is shared (mmu.py)
-CHECK, FREE_LOCK, FREE, LOAD_LOCK, LOAD, ENTER, GUEST, FAULT_LOCK, FAULT, DONE = range(10)
+CHECK, FREE_LOCK, LOAD_LOCK, ENTER, GUEST, FAULT_LOCK, DONE = range(7)
+#: pc flag: mmu_lock was taken by a step of its own (``Config.atomic_sections`` False) and
+#: the critical section at this pc runs next.
+HELD = 0x40
 
 #: gfn of the guest page table the shadow root shadows (CR3) in the fast-zap scenarios.
 ROOT_GFN = 0
@@ -71,7 +78,7 @@ _goto = _LOCALS.goto
 
 def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     v = state.threads[tid]
-    pc = v[V_PC]
+    pc = v[V_PC] & ~HELD
     write = not cfg.tdp_mmu  # shadow MMU paths take mmu_lock for write, TDP MMU for read
 
     if pc == CHECK:
@@ -94,15 +101,6 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         return [run(state, tid, label, lambda w: _set(w, tid, pc=nxt, req=0))]
 
     if pc == FREE_LOCK:
-        return lock_mmu(
-            state,
-            tid,
-            write,
-            lambda w: _set(w, tid, pc=FREE, wait=0),
-            "kvm_mmu_free_obsolete_roots",
-        )
-
-    if pc == FREE:
 
         def free_obsolete(w: Work) -> str:
             root = w.threads[tid][V_ROOT]
@@ -115,15 +113,12 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                 kvm_mmu_commit_zap_page(w, invalid_list)
                 root, text = NO_PAGE, f"dropped obsolete root sp#{root}"
             mmu_unlock(w, tid, write)
-            _set(w, tid, pc=LOAD_LOCK if root == NO_PAGE else ENTER, root=root)
+            _set(w, tid, pc=LOAD_LOCK if root == NO_PAGE else ENTER, root=root, wait=0)
             return text
 
-        return [run(state, tid, "kvm_mmu_free_obsolete_roots", free_obsolete)]
+        return _section(state, tid, cfg, free_obsolete, "kvm_mmu_free_obsolete_roots")
 
     if pc == LOAD_LOCK:
-        return lock_mmu(state, tid, write, lambda w: _set(w, tid, pc=LOAD, wait=0), "kvm_mmu_load")
-
-    if pc == LOAD:
 
         def load(w: Work) -> str:
             if cfg.tdp_mmu:
@@ -134,11 +129,11 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                 sp = w.page(pid, "mmu_alloc_root")
                 w.set_page(pid, sp._replace(root_count=sp.root_count + 1))
             mmu_unlock(w, tid, write)
-            _set(w, tid, pc=ENTER, root=pid)
+            _set(w, tid, pc=ENTER, root=pid, wait=0)
             return f"root sp#{pid} (gen {w.pages[pid].gen})"
 
         name = "kvm_tdp_mmu_alloc_root" if cfg.tdp_mmu else "mmu_alloc_root"
-        return [run(state, tid, f"kvm_mmu_load: {name}", load)]
+        return _section(state, tid, cfg, load, f"kvm_mmu_load: {name}")
 
     if pc == ENTER:
 
@@ -179,14 +174,26 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         return out
 
     if pc == FAULT_LOCK:
-        return lock_mmu(
-            state, tid, write, lambda w: _set(w, tid, pc=FAULT, wait=0), "kvm_mmu_page_fault"
-        )
-
-    if pc == FAULT:
-        return [run(state, tid, "kvm_mmu_page_fault", lambda w: _fault(w, tid, cfg, write))]
+        return _section(state, tid, cfg, lambda w: _fault(w, tid, cfg, write), "kvm_mmu_page_fault")
 
     return []
+
+
+def _section(
+    state: State, tid: int, cfg: Config, body: Callable[[Work], str], what: str
+) -> list[Successor]:
+    """A critical section under ``mmu_lock`` (write for the shadow MMU, read for the TDP
+    MMU): ``body`` does the work and releases the lock. With ``cfg.atomic_sections`` the
+    section runs in the step that takes the lock; otherwise taking the lock is a step of
+    its own and the section follows."""
+    write = not cfg.tdp_mmu
+    pc = state.threads[tid][V_PC]
+    if pc & HELD:
+        kind = "write" if write else "read"
+        return [run(state, tid, what, lambda w: f"{body(w)}; {kind}_unlock(&kvm->mmu_lock)")]
+    if cfg.atomic_sections:
+        return lock_mmu(state, tid, write, body, what, section=True)
+    return lock_mmu(state, tid, write, lambda w: _set(w, tid, pc=pc | HELD), what)
 
 
 def _fault(w: Work, tid: int, cfg: Config, write: bool) -> str:
@@ -198,7 +205,7 @@ def _fault(w: Work, tid: int, cfg: Config, write: bool) -> str:
     sp = w.page(root, "is_page_fault_stale")
     if is_obsolete(sp, w.vm.mmu_valid_gen):
         mmu_unlock(w, tid, write)
-        _set(w, tid, pc=CHECK)
+        _set(w, tid, pc=CHECK, wait=0)
         return f"is_page_fault_stale: root sp#{root} obsolete, retry"
     if not cfg.switches.reclaim_before_stale_check and not cfg.tdp_mmu:
         make_mmu_pages_available(w, cfg)
@@ -230,7 +237,7 @@ def _fault(w: Work, tid: int, cfg: Config, write: bool) -> str:
             link_shadow_page(w, root, gfn, child)
         text = f"map gfn {gfn} with sp#{child} under root sp#{root}"
     mmu_unlock(w, tid, write)
-    _set(w, tid, pc=CHECK)
+    _set(w, tid, pc=CHECK, wait=0)
     return text
 
 

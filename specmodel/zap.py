@@ -5,8 +5,10 @@ calls ``kvm_mmu_zap_all_fast()`` and, with the TDP MMU, ``kvm_tdp_mmu_zap_invali
 Every place where another thread can run in the kernel is a separate step: lock operations,
 the generation toggle, the TDP root invalidation, the request, each page zapped by
 ``kvm_zap_obsolete_pages()``, ``cond_resched_rwlock_write()``, the TLB flush and its wait.
-Simplifications: one page per step of the walk; ``kvm_tdp_mmu_zap_invalidated_roots()``
-zaps one whole root per step without inner yields.
+Simplifications: the pages zapped between two possible yields are one step;
+``kvm_tdp_mmu_zap_invalidated_roots()`` zaps one whole root per step without inner yields;
+the final ``write_unlock`` and ``slots_lock`` release run in the step that ends the commit
+(``Config.atomic_sections``; a Lipton reduction that changes no verdict).
 """
 
 from __future__ import annotations
@@ -188,12 +190,16 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     if pc == COMMIT:
         invalid_list = z[Z_LIST]
         if not invalid_list:
+
+            def nothing(w: Work) -> None:
+                _unlock_and_return(w, tid, cfg)
+
             return [
                 run(
                     state,
                     tid,
-                    "kvm_mmu_commit_zap_page: nothing to free",
-                    lambda w: _set(w, tid, pc=UNLOCK),
+                    _then_unlock("kvm_mmu_commit_zap_page: nothing to free", cfg),
+                    nothing,
                 )
             ]
 
@@ -209,26 +215,18 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             return []
 
         def free(w: Work) -> None:
-            pages = list(z[Z_LIST])
-            kvm_mmu_commit_zap_page(w, pages)
-            _set(w, tid, pc=UNLOCK, invalid_list=(), kicked=0)
-            return None
+            kvm_mmu_commit_zap_page(w, list(z[Z_LIST]))
+            _set(w, tid, invalid_list=(), kicked=0)
+            _unlock_and_return(w, tid, cfg)
 
-        return [run(state, tid, "TLB flush acknowledged", free)]
+        return [run(state, tid, _then_unlock("TLB flush acknowledged: free", cfg), free)]
 
-    if pc == UNLOCK:
+    if pc == UNLOCK:  # only with cfg.atomic_sections False
 
         def unlock_final(w: Work) -> None:
-            mmu_unlock(w, tid, True)
-            if cfg.tdp_mmu:
-                _set(w, tid, pc=TDP_LOCK)
-            else:
-                _return(w, tid, cfg)
+            _unlock_and_return(w, tid, cfg, now=True)
 
-        label = "kvm_mmu_zap_all_fast: write_unlock(&kvm->mmu_lock)"
-        if not cfg.tdp_mmu:
-            label += "; return; mutex_unlock(&kvm->slots_lock)"
-        return [run(state, tid, label, unlock_final)]
+        return [run(state, tid, f"kvm_mmu_zap_all_fast: {_releases(cfg)}", unlock_final)]
 
     if pc == TDP_LOCK:
         return lock_mmu(
@@ -261,11 +259,40 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     return []  # DONE or crashed
 
 
-def _return(w: Work, tid: int, cfg: Config) -> None:
-    """``kvm_mmu_zap_all_fast()`` returns and the memslot update drops ``slots_lock``.
+def _releases(cfg: Config) -> str:
+    tail = "write_unlock(&kvm->mmu_lock)"
+    if not cfg.tdp_mmu:
+        tail += "; return; mutex_unlock(&kvm->slots_lock)"
+    return tail
 
-    Both releases are one step: releasing a lock only lets others run sooner, so no
-    interleaving is lost (Lipton's left movers)."""
+
+def _then_unlock(label: str, cfg: Config) -> str:
+    """The label of a step that ends with the zap's final releases (when it does)."""
+    return f"{label}; {_releases(cfg)}" if cfg.atomic_sections else label
+
+
+def _unlock_and_return(w: Work, tid: int, cfg: Config, *, now: bool = False) -> None:
+    """The end of ``kvm_mmu_zap_all_fast()``: ``write_unlock(&kvm->mmu_lock)`` and, without
+    the TDP MMU, the return and the memslot update's ``mutex_unlock(&kvm->slots_lock)``.
+
+    These releases run in the step that ends the commit: a release only lets other threads
+    run sooner, so every interleaving of the kernel still has an equivalent one here
+    (Lipton's left movers). The states lost are the ones in which the zapper has finished
+    its work but still holds a lock, and no invariant depends on those. Without
+    ``cfg.atomic_sections`` the releases are a step of their own (``UNLOCK``)."""
+    if not (cfg.atomic_sections or now):
+        _set(w, tid, pc=UNLOCK)
+        return
+    mmu_unlock(w, tid, True)
+    if cfg.tdp_mmu:
+        _set(w, tid, pc=TDP_LOCK)
+    else:
+        _return(w, tid, cfg)
+
+
+def _return(w: Work, tid: int, cfg: Config) -> None:
+    """``kvm_mmu_zap_all_fast()`` returns and the memslot update drops ``slots_lock``
+    (in the same step as the release before it: see ``_unlock_and_return``)."""
     if cfg.switches.slots_lock:
         slots_unlock(w)
     _set(w, tid, pc=DONE)
