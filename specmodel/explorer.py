@@ -388,27 +388,29 @@ def _bfs(
     if early is not None:
         return early
     queue: deque[tuple[State, int]] = deque([(init, 0)])
+    programs = list(enumerate(model.programs))
     while queue:
         state, idx = queue.popleft()
         depth = depth_of[idx] + 1
-        for tid, j, (_, nxt) in model.successors(state):
-            transitions += 1
-            if symmetric:
-                nxt = canonical(nxt, cfg)[0]
-            key = nxt if exact else hash(nxt)
-            if key in seen:
-                continue
-            new = len(parent)
-            seen[key] = new
-            parent.append(idx)
-            choice.append((tid << 16) | j)
-            depth_of.append(depth)
-            if depth > max_depth:
-                max_depth = depth
-            verdict = check(nxt, new)
-            if verdict is not None:
-                return verdict
-            queue.append((nxt, new))
+        for tid, program in programs:
+            for j, (_, nxt) in enumerate(program(state, tid, cfg)):
+                transitions += 1
+                if symmetric:
+                    nxt = canonical(nxt, cfg)[0]
+                key = nxt if exact else hash(nxt)
+                if key in seen:
+                    continue
+                new = len(parent)
+                seen[key] = new
+                parent.append(idx)
+                choice.append((tid << 16) | j)
+                depth_of.append(depth)
+                if depth > max_depth:
+                    max_depth = depth
+                verdict = check(nxt, new)
+                if verdict is not None:
+                    return verdict
+                queue.append((nxt, new))
         if max_states is not None and len(seen) > max_states:
             raise BudgetExceededError(
                 f"{model.scenario}: explored more than {max_states} states without "

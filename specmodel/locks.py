@@ -37,9 +37,11 @@ def mmu_lock_step(vm: VmState, tid: int, write: bool) -> LockStep:
     return LockStep.ENQUEUE
 
 
-def mmu_lock(w: Work, tid: int, write: bool) -> bool:
-    """``write_lock``/``read_lock(&kvm->mmu_lock)``; True once held, False if now waiting."""
-    step = mmu_lock_step(w.vm, tid, write)
+def mmu_lock(w: Work, tid: int, write: bool, step: LockStep | None = None) -> bool:
+    """``write_lock``/``read_lock(&kvm->mmu_lock)``; True once held, False if now waiting.
+    ``step`` is ``mmu_lock_step()`` of the current state, if the caller has it already."""
+    if step is None:
+        step = mmu_lock_step(w.vm, tid, write)
     vm = w.vm
     if step is LockStep.ENQUEUE:
         w.vm = vm._replace(mmu_queue=(*vm.mmu_queue, (tid, write)))

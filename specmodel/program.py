@@ -89,7 +89,7 @@ def lock_mmu(
     lock = f"{kind}_lock(&kvm->mmu_lock)"
 
     def body(w: Work) -> str | None:
-        if not mmu_lock(w, tid, write):
+        if not mmu_lock(w, tid, write, step):
             return f"{lock}: waits" if section else "waits"
         text = then(w)
         if not section:

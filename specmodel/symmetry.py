@@ -63,7 +63,10 @@ def canonical(state: State, cfg: Config) -> tuple[State, dict[int, int]]:
         return state, {}
     threads = state.threads
     # fast path: already strictly sorted, so this state is its own representative
-    if all(threads[tids[i]] < threads[tids[i + 1]] for i in range(len(tids) - 1)):
+    if len(tids) == 2:
+        if threads[tids[0]] < threads[tids[1]]:
+            return state, {}
+    elif all(threads[tids[i]] < threads[tids[i + 1]] for i in range(len(tids) - 1)):
         return state, {}
     locals_ = [threads[t] for t in tids]
     order = sorted(range(len(tids)), key=lambda i: locals_[i])

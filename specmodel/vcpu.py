@@ -98,6 +98,17 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             ]
         nxt = LOAD_LOCK if root == NO_PAGE else ENTER
         label = "vcpu_enter_guest: " + ("KVM_REQ_TLB_FLUSH" if req else "no request")
+        if nxt == ENTER and cfg.atomic_sections:
+            # The request check and the entry as one step: a request that would arrive
+            # between them cancels the entry (back to CHECK, nothing else changed), which
+            # is the same as arriving before the check. The C.9 window, between the check
+            # and the request made after the toggle, stays open.
+
+            def check_and_enter(w: Work) -> str:
+                _set(w, tid, req=0)
+                return _enter(w, tid)
+
+            return [run(state, tid, f"{label}; vcpu->mode = IN_GUEST_MODE", check_and_enter)]
         return [run(state, tid, label, lambda w: _set(w, tid, pc=nxt, req=0))]
 
     if pc == FREE_LOCK:
@@ -136,20 +147,14 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         return _section(state, tid, cfg, load, f"kvm_mmu_load: {name}")
 
     if pc == ENTER:
-
-        def enter(w: Work) -> str:
-            vv = w.threads[tid]
-            if vv[V_REQ]:
-                _set(w, tid, pc=CHECK, mode=MODE_OUTSIDE)
-                return "request pending, entry cancelled"
-            root = w.page(vv[V_ROOT], "vmenter")
-            obsolete = is_obsolete(root, w.vm.mmu_valid_gen)
-            if obsolete:
-                w.hazard(HAZARD_ENTERED_OBSOLETE)
-            _set(w, tid, pc=GUEST, mode=MODE_IN_GUEST, budget=vv[V_BUDGET] - 1)
-            return f"enter guest on root sp#{vv[V_ROOT]}" + (" (obsolete)" if obsolete else "")
-
-        return [run(state, tid, "vcpu_enter_guest: vcpu->mode = IN_GUEST_MODE", enter)]
+        return [
+            run(
+                state,
+                tid,
+                "vcpu_enter_guest: vcpu->mode = IN_GUEST_MODE",
+                lambda w: _enter(w, tid),
+            )
+        ]
 
     if pc == GUEST:
         out = []
@@ -177,6 +182,21 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         return _section(state, tid, cfg, lambda w: _fault(w, tid, cfg, write), "kvm_mmu_page_fault")
 
     return []
+
+
+def _enter(w: Work, tid: int) -> str:
+    """``vcpu->mode = IN_GUEST_MODE``, then the last ``kvm_request_pending()`` check: a
+    pending request cancels the entry; otherwise the vCPU runs on its root."""
+    vv = w.threads[tid]
+    if vv[V_REQ]:
+        _set(w, tid, pc=CHECK, mode=MODE_OUTSIDE)
+        return "request pending, entry cancelled"
+    root = w.page(vv[V_ROOT], "vmenter")
+    obsolete = is_obsolete(root, w.vm.mmu_valid_gen)
+    if obsolete:
+        w.hazard(HAZARD_ENTERED_OBSOLETE)
+    _set(w, tid, pc=GUEST, mode=MODE_IN_GUEST, budget=vv[V_BUDGET] - 1)
+    return f"enter guest on root sp#{vv[V_ROOT]}" + (" (obsolete)" if obsolete else "")
 
 
 def _section(

@@ -168,9 +168,15 @@ def test_a_vcpu_can_enter_the_guest_on_an_obsolete_root_between_toggle_and_reque
     entry = next(
         s.index for s in steps if s.thread.startswith("vcpu") and "enter guest on root" in s.op
     )
-    check = max(s.index for s in steps if s.thread == steps[entry - 1].thread and s.index < entry)
+    # the vCPU's request check: the step of the entry itself (the reduced model runs the
+    # check and the entry as one step) or, without the reduction, the step before it
+    check = max(
+        s.index
+        for s in steps
+        if s.thread == steps[entry - 1].thread and "vcpu_enter_guest: no request" in s.op
+    )
     requests = [s.index for s in steps if "kvm_make_all_cpus_request" in s.op]
-    assert toggle < check < entry  # the last request check, too, came after the toggle
+    assert toggle < check <= entry  # the last request check, too, came after the toggle
     assert all(r > entry for r in requests)  # ... and the request had not been made yet
     assert "(obsolete)" in steps[entry - 1].op
     # The zapper's next step is the request, whose IPI kicks that vCPU out of the guest.
@@ -288,14 +294,15 @@ def _independent_violation_depth(
 
 
 def test_bfs_gives_the_shortest_trace_for_no_reload_request() -> None:
-    """The no_reload_request counterexample is the 6-step minimum argued by hand."""
+    """The no_reload_request counterexample is the 5-step minimum argued by hand."""
     # F7b needs the zapper's request step done (its straight-line mutex_lock, write_lock,
     # toggle, request: 4 steps) and a vCPU in guest mode (it starts outside with its root
-    # loaded: request check, entry: 2 steps). Before the request step nothing is checked
-    # by F7b and no other invariant can fail, so nothing shorter exists.
+    # loaded: the request check and the entry, one step in the reduced model). Before the
+    # request step nothing is checked by F7b and no other invariant can fail, so nothing
+    # shorter exists.
     result = explore("fast_zap", mutant="no_reload_request", vcpus=1, pages=4)
     steps = result.violation.trace.steps  # type: ignore[union-attr]
-    assert len(steps) == 6
+    assert len(steps) == 5
     zapper = [s.op for s in steps if s.thread == "zapper"]
     vcpu = [s.op for s in steps if s.thread == "vcpu0"]
     assert zapper == [
@@ -305,11 +312,18 @@ def test_bfs_gives_the_shortest_trace_for_no_reload_request() -> None:
         "kvm_make_all_cpus_request(KVM_REQ_MMU_FREE_OBSOLETE_ROOTS): skipped (mutant)",
     ]
     assert vcpu == [
+        "vcpu_enter_guest: no request; vcpu->mode = IN_GUEST_MODE: "
+        "enter guest on root sp#0 (obsolete)",
+    ]
+    # Cross-check without the explorer: no schedule of 4 steps or fewer violates anything.
+    assert _independent_violation_depth("fast_zap", "no_reload_request", 5, vcpus=1, pages=4) == 5
+    # Without the reduction the check and the entry are two steps: one more.
+    split = explore("fast_zap", mutant="no_reload_request", vcpus=1, pages=4, atomic_sections=False)
+    assert split.violation is not None
+    assert [s.op for s in split.violation.trace.steps if s.thread == "vcpu0"] == [
         "vcpu_enter_guest: no request",
         "vcpu_enter_guest: vcpu->mode = IN_GUEST_MODE: enter guest on root sp#0 (obsolete)",
     ]
-    # Cross-check without the explorer: no schedule of 5 steps or fewer violates anything.
-    assert _independent_violation_depth("fast_zap", "no_reload_request", 6, vcpus=1, pages=4) == 6
 
 
 # -- determinism and state counting ---------------------------------------------------------
@@ -627,7 +641,7 @@ def test_a_false_callable_invariant_is_violated_under_its_name() -> None:
     result = explore("fast_zap", invariants=[no_vcpu_in_guest], vcpus=1, pages=2)
     assert result.violation is not None
     assert result.violation.invariant == "no_vcpu_in_guest"
-    assert len(result.violation.trace) == 2  # request check, entry
+    assert len(result.violation.trace) == 1  # the request check and the entry: one step
 
 
 def test_metrics_report_the_longest_wait_and_the_largest_zap_per_hold() -> None:
