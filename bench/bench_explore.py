@@ -35,7 +35,10 @@ def measure(scenario: str, params: dict[str, int], runs: int, symmetry: bool = T
     seconds = statistics.median(float(r["seconds"]) for r in rows)  # type: ignore[arg-type]
     r = rows[0]
     states = int(r["states"])  # type: ignore[call-overload]
-    grown = (int(r["peak_rss_kib"]) - int(r["base_rss_kib"])) * 1024  # type: ignore[call-overload]
+    grown = statistics.median(
+        (int(x["peak_rss_kib"]) - int(x["base_rss_kib"])) * 1024  # type: ignore[call-overload]
+        for x in rows
+    )
     base_rate = 200_000 / baseline_seconds()
     rate = states / seconds if seconds else 0.0
     label = ", ".join(f"{k}={v}" for k, v in params.items())

@@ -220,7 +220,7 @@ class _Checker:
             if message is not None:
                 verdict = (n, message)
                 break
-        if len(self.memo) >= 1 << 15:
+        if len(self.memo) >= 1 << 12:
             self.memo.clear()  # bounded: it is a cache, and it keeps pages alive
         # the entry keeps the pages alive, so their id cannot be reused meanwhile
         self.memo[key] = (state.pages, verdict)
@@ -350,10 +350,11 @@ def _bfs(
     # given that distinct parts hash apart: states hold small ints, and no state uses -2,
     # which CPython hashes like -1.
     # ``exact=True`` keys by the states themselves.
-    seen: dict[object, int] = {(init if exact else hash(init)): 0}
+    seen: set[object] = {init if exact else hash(init)}
+    # per visited state, in visiting order: its parent's index and the (thread, choice) step
+    # from there, enough to rebuild any trace
     parent = array("l", [-1])
     choice = array("l", [0])
-    depth_of = array("l", [0])
     transitions = 0
     next_report = start + 1.0
     max_depth = 0
@@ -387,11 +388,11 @@ def _bfs(
     early = check(init, 0)
     if early is not None:
         return early
-    queue: deque[tuple[State, int]] = deque([(init, 0)])
+    queue: deque[tuple[State, int, int]] = deque([(init, 0, 0)])
     programs = list(enumerate(model.programs))
     while queue:
-        state, idx = queue.popleft()
-        depth = depth_of[idx] + 1
+        state, idx, depth = queue.popleft()
+        depth += 1
         for tid, program in programs:
             for j, (_, nxt) in enumerate(program(state, tid, cfg)):
                 transitions += 1
@@ -401,16 +402,15 @@ def _bfs(
                 if key in seen:
                     continue
                 new = len(parent)
-                seen[key] = new
+                seen.add(key)
                 parent.append(idx)
                 choice.append((tid << 16) | j)
-                depth_of.append(depth)
                 if depth > max_depth:
                     max_depth = depth
                 verdict = check(nxt, new)
                 if verdict is not None:
                     return verdict
-                queue.append((nxt, new))
+                queue.append((nxt, new, depth))
         if max_states is not None and len(seen) > max_states:
             raise BudgetExceededError(
                 f"{model.scenario}: explored more than {max_states} states without "
