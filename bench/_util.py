@@ -24,12 +24,27 @@ def median_of(runs: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(runs))
 
 
+#: Prelude of every measured child: ``_status_kib(field)`` reads /proc/self/status. Not
+#: ``ru_maxrss``: Linux carries it over from the parent across fork and exec, so a child of a
+#: large benchmark process would report the parent's size as its own peak.
+_PRELUDE = (
+    "def _status_kib(field):\n"
+    "    with open('/proc/self/status') as f:\n"
+    "        for line in f:\n"
+    "            if line.startswith(field + ':'):\n"
+    "                return int(line.split()[1])\n"
+    "    raise RuntimeError(field + ' not in /proc/self/status')\n"
+)
+
+
 def in_subprocess(code: str) -> dict[str, object]:
-    """Run ``code`` (which prints one JSON object) in a fresh interpreter; add its peak RSS."""
+    """Run ``code`` (which sets ``result``, a dict) in a fresh interpreter; add its peak
+    resident memory. ``code`` may call ``_status_kib('VmRSS')`` for a baseline."""
     wrapper = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
+        f"{_PRELUDE}"
         f"{code}\n"
-        "result['peak_rss_kib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "result['peak_rss_kib'] = _status_kib('VmHWM')\n"
         "print(json.dumps(result))\n"
     )
     out = subprocess.run(

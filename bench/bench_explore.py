@@ -19,8 +19,7 @@ from _util import baseline_seconds, in_subprocess
 CODE = """
 import time
 from specmodel import explore
-import resource
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = _status_kib('VmRSS')
 e = explore({scenario!r}, symmetry={symmetry}, **{params!r})
 result = dict(states=e.states, transitions=e.transitions, seconds=e.seconds, holds=e.holds,
               base_rss_kib=base, metrics=dict(e.metrics))

@@ -12,8 +12,7 @@ from _util import baseline_seconds, in_subprocess
 
 CODE = """
 from specmodel import explore
-import resource
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = _status_kib('VmRSS')
 e = explore('page_reclaim', mutant={mutant!r}, exclude={exclude!r})
 result = dict(states=e.states, seconds=e.seconds, holds=e.holds, base_rss_kib=base,
               violation=e.violation.invariant if e.violation else None,
