@@ -23,6 +23,7 @@ from specmodel.state import (
     Page,
     Pages,
     Work,
+    intern_pages,
 )
 
 # Per-vCPU locals every vCPU program (vcpu.py, reclaim.py) keeps at these positions, so the
@@ -231,7 +232,7 @@ def kvm_mmu_commit_zap_page(w: Work, invalid_list: list[int]) -> None:
     if key is not None:
         if len(_COMMITTED) >= 4096:
             _COMMITTED.clear()  # a cache; bounded
-        _COMMITTED[key] = (w.adopt_pages(Pages(w.pages)), hazard)
+        _COMMITTED[key] = (w.adopt_pages(intern_pages(Pages(w.pages))), hazard)
     invalid_list.clear()
 
 
