@@ -214,12 +214,16 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         if not _all_outside(state, int(z[Z_KICKED]), cfg):
             return []
 
-        def free(w: Work) -> None:
+        def free(w: Work) -> str:
             kvm_mmu_commit_zap_page(w, list(z[Z_LIST]))
             _set(w, tid, invalid_list=(), kicked=0)
             _unlock_and_return(w, tid, cfg)
+            # what the commit did, then the releases that follow it
+            done = "; ".join(w.notes)
+            w.notes.clear()
+            return f"{done}; {_releases(cfg)}" if cfg.atomic_sections else done
 
-        return [run(state, tid, _then_unlock("TLB flush acknowledged: free", cfg), free)]
+        return [run(state, tid, "TLB flush acknowledged", free)]
 
     if pc == UNLOCK:  # only with cfg.atomic_sections False
 
