@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from specmodel.claims import ClaimContext, claim
-from specmodel.config import Config
-from specmodel.invariants import Invariant
-from specmodel.state import State
-from specmodel.vm import page_view
+from specmodel.explorer.invariants import Invariant
+from specmodel.kernel.config import Config
+from specmodel.kernel.state import State
+from specmodel.kernel.vm import page_view
 
 
 def _pages_validate(cfg: Config, state: State) -> str | None:

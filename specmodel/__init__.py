@@ -23,26 +23,26 @@ _LAZY: dict[str, str] = {
     "KVM_MIN_FREE_MMU_PAGES": "specmodel.kernel",
     "KVM_REFILL_PAGES": "specmodel.kernel",
     "KVM_REQ_MMU_FREE_OBSOLETE_ROOTS": "specmodel.kernel",
-    "Kvm": "specmodel.vm",
-    "KvmArch": "specmodel.vm",
-    "KvmMmuPage": "specmodel.page",
-    "KvmMmuPageRole": "specmodel.role",
+    "Kvm": "specmodel.kernel.vm",
+    "KvmArch": "specmodel.kernel.vm",
+    "KvmMmuPage": "specmodel.structs.page",
+    "KvmMmuPageRole": "specmodel.structs.role",
     "KvmRequest": "specmodel.kernel",
-    "KvmVcpu": "specmodel.vm",
-    "MUTANTS": "specmodel.mutants",
+    "KvmVcpu": "specmodel.kernel.vm",
+    "MUTANTS": "specmodel.kernel.mutants",
     "OUTSIDE_GUEST_MODE": "specmodel.kernel",
     "ProgressInfo": "specmodel.explorer",
     "SpecmodelError": "specmodel.errors",
-    "Step": "specmodel.trace",
-    "Trace": "specmodel.trace",
+    "Step": "specmodel.explorer.trace",
+    "Trace": "specmodel.explorer.trace",
     "UnknownNameError": "specmodel.errors",
     "UseAfterFree": "specmodel.errors",
     "VcpuMode": "specmodel.kernel",
     "Violation": "specmodel.explorer",
     "explore": "specmodel.explorer",
-    "is_obsolete_sp": "specmodel.vm",
+    "is_obsolete_sp": "specmodel.kernel.vm",
     "replay": "specmodel.explorer",
-    "scenario_names": "specmodel.scenarios",
+    "scenario_names": "specmodel.kernel.scenarios",
 }
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         UseAfterFree,
     )
     from specmodel.explorer import Exploration, ProgressInfo, Violation, explore, replay
+    from specmodel.explorer.trace import Step, Trace
     from specmodel.kernel import (
         BATCH_ZAP_PAGES,
         EXITING_GUEST_MODE,
@@ -67,12 +68,11 @@ if TYPE_CHECKING:
         KvmRequest,
         VcpuMode,
     )
-    from specmodel.mutants import MUTANTS
-    from specmodel.page import KvmMmuPage
-    from specmodel.role import KvmMmuPageRole
-    from specmodel.scenarios import scenario_names
-    from specmodel.trace import Step, Trace
-    from specmodel.vm import Kvm, KvmArch, KvmVcpu, is_obsolete_sp
+    from specmodel.kernel.mutants import MUTANTS
+    from specmodel.kernel.scenarios import scenario_names
+    from specmodel.kernel.vm import Kvm, KvmArch, KvmVcpu, is_obsolete_sp
+    from specmodel.structs.page import KvmMmuPage
+    from specmodel.structs.role import KvmMmuPageRole
 
 
 def __getattr__(name: str) -> Any:

@@ -19,10 +19,10 @@ from typing import Any
 
 from specmodel.errors import BadParameterError, ClaimDefinitionError, UnknownNameError
 from specmodel.explorer import Exploration, explore
-from specmodel.invariants import BUILTIN
-from specmodel.mutants import MUTANTS
-from specmodel.scenarios import get_scenario, scenario_names
-from specmodel.trace import Trace
+from specmodel.explorer.invariants import BUILTIN
+from specmodel.explorer.trace import Trace
+from specmodel.kernel.mutants import MUTANTS
+from specmodel.kernel.scenarios import get_scenario, scenario_names
 
 CLAIM_MARKER = "__specmodel_claim__"
 ParamValue = int | bool

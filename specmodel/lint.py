@@ -10,8 +10,9 @@ separated by ``/`` or ``,`` (``root_count / tdp_mmu_root_count:``; each counts).
 colon, or after a name and a space (``gfn (old):``), is ignored. Bodies are indented further;
 column-0 prose and ``..`` markup at the entries' indentation are skipped. Lines are numbered
 as editors do (LF; CRLF accepted; tabs expand to 8 columns; a UTF-8 BOM is dropped). The struct's
-fields and role bits come from :func:`specmodel.fields.field_specs` (role bits as
-``role.<bit>``), renames from :data:`specmodel.renames.RENAMES`. The field ``role`` counts as
+fields and role bits come from :func:`specmodel.structs.fields.field_specs` (role bits as
+``role.<bit>``), renames from :data:`specmodel.structs.renames.RENAMES`. The field ``role``
+counts as
 documented when the list has a ``role:`` entry or any ``role.<bit>`` entry.
 
 Finding kinds (each makes the exit status 1):
@@ -29,7 +30,7 @@ is always one of those three), no field-list header, a header not followed by an
 list, an entry line that is not ``name:``, or an indentation between column 0 and the list's.
 Line 0 means the whole file (missing or unreadable file, no header).
 
-Reports are rendered (text, or JSON schema ``specmodel-lint/1``) by :mod:`specmodel.lint_cli`.
+Reports are rendered (text, or JSON schema ``specmodel-lint/1``) by :mod:`specmodel.cli.lint`.
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ class FileReport:
 
 @functools.cache
 def default_catalog() -> Catalog:
-    """The catalog derived from the field models and :data:`specmodel.renames.RENAMES`."""
-    from specmodel.fields import field_specs
-    from specmodel.renames import RENAMES
+    """The catalog derived from the field models and :data:`specmodel.structs.renames.RENAMES`."""
+    from specmodel.structs.fields import field_specs
+    from specmodel.structs.renames import RENAMES
 
     names = [spec.name for model in ("KvmMmuPage", "KvmMmuPageRole") for spec in field_specs(model)]
     renames = {r.old: RenameInfo(r.old, r.new, str(r.version), str(r.note or "")) for r in RENAMES}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from specmodel.check_cli import _find_conf, _relative
+from specmodel.cli.check import _find_conf, _relative
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from specmodel.role import UNUSED_BITS, KvmMmuPageRole
+from specmodel.structs.role import UNUSED_BITS, KvmMmuPageRole
 
 
 @st.composite

@@ -203,7 +203,7 @@ def test_pytest_plugin_turns_directives_into_items(diverging: Path) -> None:
 
 def test_claims_citations_skip_examples_in_literal_blocks(tmp_path: Path) -> None:
     """A spec:claim shown as an example (after ``::`` or in a code block) is not a citation."""
-    from specmodel.claims_cli import citations
+    from specmodel.cli.claims import citations
 
     (tmp_path / "a.rst").write_text(
         "Write it like this::\n\n   .. spec:claim:: checks.fast_zap.fifo_partition\n\n"

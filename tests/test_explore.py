@@ -20,9 +20,9 @@ from specmodel import (
     explore,
     replay,
 )
-from specmodel.invariants import BUILTIN
-from specmodel.mutants import MUTANTS
-from specmodel.scenarios import instantiate, scenario_names
+from specmodel.explorer.invariants import BUILTIN
+from specmodel.kernel.mutants import MUTANTS
+from specmodel.kernel.scenarios import instantiate, scenario_names
 
 FAST_ZAP_SCENARIOS = ("fast_zap", "fast_zap_tdp", "concurrent_zaps")
 
@@ -660,7 +660,7 @@ def test_a_time_limit_shorter_than_a_second_is_enforced() -> None:
 
 def test_no_state_holds_minus_two_which_cpython_hashes_like_minus_one() -> None:
     """States are fingerprinted by hash(); -1 and -2 hash alike, so -2 must never appear."""
-    from specmodel.explorer import _Model
+    from specmodel.explorer.search import _Model
 
     def ints(value: object) -> list[int]:
         if isinstance(value, bool):

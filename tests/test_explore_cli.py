@@ -1,4 +1,4 @@
-"""Tests for ``specmodel explore`` (specmodel.explore_cli), run as a real subprocess."""
+"""Tests for ``specmodel explore`` (specmodel.cli.explore), run as a real subprocess."""
 
 from __future__ import annotations
 

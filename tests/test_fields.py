@@ -1,13 +1,13 @@
-"""Tests for specmodel.fields: the metadata view derived from the field models."""
+"""Tests for specmodel.structs.fields: the metadata view derived from the field models."""
 
 from __future__ import annotations
 
 import pytest
 
 from specmodel.errors import UnknownNameError
-from specmodel.fields import MODELS, field_specs, find_field, parse_values, values_match
-from specmodel.page import KvmMmuPage
-from specmodel.role import KvmMmuPageRole
+from specmodel.structs.fields import MODELS, field_specs, find_field, parse_values, values_match
+from specmodel.structs.page import KvmMmuPage
+from specmodel.structs.role import KvmMmuPageRole
 
 #: mmu.rst v6.7 coverage of struct kvm_mmu_page (FACTS A, "Field coverage").
 DOCUMENTED_IN_V6_7 = {

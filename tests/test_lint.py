@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from specmodel import lint
+from specmodel.cli.lint import SCHEMA, render_json, render_text, to_json
 from specmodel.errors import LintInputError
-from specmodel.fields import field_specs
 from specmodel.lint import (
     HEADER,
     Catalog,
@@ -29,8 +29,8 @@ from specmodel.lint import (
     parse_field_list,
     split_lines,
 )
-from specmodel.lint_cli import SCHEMA, render_json, render_text, to_json
-from specmodel.renames import RENAMES
+from specmodel.structs.fields import field_specs
+from specmodel.structs.renames import RENAMES
 
 INPUTS = Path(__file__).parent / "lint_inputs"
 OLD_2022 = "mmu-torvalds-20693782.rst"
@@ -311,7 +311,7 @@ class TestMalformed:
 
 
 class TestModels:
-    """The default catalog comes from specmodel.fields and specmodel.renames."""
+    """The default catalog comes from specmodel.structs.fields and specmodel.structs.renames."""
 
     def test_catalog_is_field_specs_of_both_models(self) -> None:
         names = [s.name for s in field_specs("KvmMmuPage")]
@@ -496,7 +496,7 @@ class TestNeverExecutes:
 
     def test_lint_imports_no_docutils_or_sphinx(self) -> None:
         code = (
-            "import sys, specmodel.lint, specmodel.lint_cli\n"
+            "import sys, specmodel.lint, specmodel.cli.lint\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('docutils', 'sphinx')]\n"
             "assert not bad, bad\n"
         )

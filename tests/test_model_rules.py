@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
-from specmodel.config import Config
 from specmodel.errors import UseAfterFree
-from specmodel.locks import LockStep, mmu_lock, mmu_lock_step, mmu_unlock, slots_lock_step
-from specmodel.mmu import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.locks import LockStep, mmu_lock, mmu_lock_step, mmu_unlock, slots_lock_step
+from specmodel.kernel.mmu import (
     MODE_EXITING,
     MODE_IN_GUEST,
     MODE_OUTSIDE,
@@ -30,9 +30,9 @@ from specmodel.mmu import (
     make_mmu_pages_available,
     mmu_free_root_page,
 )
-from specmodel.mutants import Switches
-from specmodel.reclaim import MAP, NO_EPTP, _encode_path, _fetch, nested_role
-from specmodel.state import (
+from specmodel.kernel.mutants import Switches
+from specmodel.kernel.reclaim import MAP, NO_EPTP, _encode_path, _fetch, nested_role
+from specmodel.kernel.state import (
     HAZARD_FREED_PINNED,
     HAZARD_LOOKUP_OBSOLETE,
     HAZARD_USE_AFTER_FREE,
@@ -47,7 +47,7 @@ from specmodel.state import (
     VmState,
     Work,
 )
-from specmodel.vcpu import child_role
+from specmodel.kernel.vcpu import child_role
 
 WIDTH = 2
 #: The L0-on-EPT configuration of page_reclaim, with the companion fix 7a2c70e777a0 off.

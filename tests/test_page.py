@@ -1,4 +1,4 @@
-"""Tests for specmodel.page: the fields and invariants of struct kvm_mmu_page."""
+"""Tests for specmodel.structs.page: the fields and invariants of struct kvm_mmu_page."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from strategies import roles
 
-from specmodel.bits import ZERO_SPT
-from specmodel.page import KvmMmuPage
-from specmodel.role import KvmMmuPageRole
+from specmodel.structs.bits import ZERO_SPT
+from specmodel.structs.page import KvmMmuPage
+from specmodel.structs.role import KvmMmuPageRole
 
 LEAF = KvmMmuPageRole(level=1, access=7)  # indirect level-1 shadow page
 DIRECT_ROOT = KvmMmuPageRole.from_word(0x784)  # level 4, direct, ACC_ALL

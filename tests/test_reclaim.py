@@ -1,4 +1,4 @@
-"""Tests for the page_reclaim scenario (specmodel.reclaim, issue 11): the fixed kernel, the
+"""Tests for the page_reclaim scenario (specmodel.kernel.reclaim, issue 11): the fixed kernel, the
 kernel before 2abd5287f083 (CVE-2026-64561), the companion fix 7a2c70e777a0, and the
 fast-zap scenarios left as they were by the extension."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from specmodel import Exploration, explore, replay
-from specmodel.invariants import BUILTIN
+from specmodel.explorer.invariants import BUILTIN
 
 PRE_FIX = "pre_2abd5287f083"
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from specmodel import explore, replay
-from specmodel.invariants import REFUTABLE
-from specmodel.mutants import MUTANTS
+from specmodel.explorer.invariants import REFUTABLE
+from specmodel.kernel.mutants import MUTANTS
 
 SCENARIOS = ("fast_zap", "fast_zap_tdp", "concurrent_zaps")
 PARAMS: tuple[dict[str, Any], ...] = (

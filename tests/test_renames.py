@@ -1,12 +1,12 @@
-"""Tests for specmodel.renames: kernel names that changed."""
+"""Tests for specmodel.structs.renames: kernel names that changed."""
 
 from __future__ import annotations
 
 import pytest
 
 from specmodel.errors import UnknownNameError
-from specmodel.fields import find_field
-from specmodel.renames import RENAMES, Rename, rename_of, renames_to
+from specmodel.structs.fields import find_field
+from specmodel.structs.renames import RENAMES, Rename, rename_of, renames_to
 
 
 def test_the_known_renames_are_listed() -> None:

@@ -1,4 +1,4 @@
-"""Tests for specmodel.role: the bit layout of union kvm_mmu_page_role and its rules."""
+"""Tests for specmodel.structs.role: the bit layout of union kvm_mmu_page_role and its rules."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from strategies import role_fields, roles, word_is_valid, words
 
 from specmodel import kernel
-from specmodel.bits import format_int
-from specmodel.role import ACC_ALL, KvmMmuPageRole
+from specmodel.structs.bits import format_int
+from specmodel.structs.role import ACC_ALL, KvmMmuPageRole
 
 
 def test_known_word_0x784_is_a_direct_level_4_root_with_all_access() -> None:

@@ -172,13 +172,13 @@ class ModelDirective(SpecDirective):
     has_content = True
 
     def check(self) -> list[nodes.Node]:
-        from specmodel.fields import MODELS
+        from specmodel.structs.fields import MODELS
 
         name = self.target
         if name not in MODELS:
             return self.fail("error", f"spec:model: {UnknownNameError('model', name, MODELS)}")
         path, line = self.location()
-        from specmodel.fields import field_specs
+        from specmodel.structs.fields import field_specs
 
         fields = tuple((spec.name, spec.c_type) for spec in field_specs(name))
         self.domain.add(
@@ -197,8 +197,8 @@ class FieldDirective(SpecDirective):
     option_spec = open_options("type", "values")
 
     def check(self) -> list[nodes.Node]:
-        from specmodel.fields import find_field
         from specmodel.sphinxext.fieldcheck import check_field_options, describe_field
+        from specmodel.structs.fields import find_field
 
         name = self.target
         try:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 
 from specmodel.errors import BadParameterError
-from specmodel.fields import FieldSpec, parse_values, values_match
+from specmodel.structs.fields import FieldSpec, parse_values, values_match
 
 _WIDTH = re.compile(r"^(\d+)[ -]?bits?$|^:\s*(\d+)$")
 

@@ -19,7 +19,7 @@ FAILING: frozenset[str] = frozenset({"diverged", "error"})
 
 @dataclass(frozen=True)
 class StepRecord:
-    """One counterexample step, as :mod:`specmodel.timeline` and the page need it."""
+    """One counterexample step, as :mod:`specmodel.explorer.timeline` and the page need it."""
 
     index: int
     thread: str
@@ -40,7 +40,7 @@ class TraceRecord:
 
     @classmethod
     def from_trace(cls, trace: Any) -> TraceRecord:
-        """Copy a :class:`specmodel.trace.Trace` (duck-typed, to keep this module import-free)."""
+        """Copy a :class:`specmodel.explorer.trace.Trace` (duck-typed: this module imports none)."""
         steps = tuple(
             StepRecord(
                 index=int(s.index),

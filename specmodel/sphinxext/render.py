@@ -1,16 +1,16 @@
 """Docutils nodes that show a check's verdict on the page.
 
 A verified check says so, with the scenario, parameters and states explored; a counterexample
-is shown as the numbered trace and as an inline SVG timeline (specmodel.timeline), which needs
-no network to display.
+is shown as the numbered trace and as an inline SVG timeline (specmodel.explorer.timeline),
+which needs no network to display.
 """
 
 from __future__ import annotations
 
 from docutils import nodes
 
+from specmodel.explorer.timeline import render_svg
 from specmodel.sphinxext.records import Outcome
-from specmodel.timeline import render_svg
 
 _BADGE = {
     "held": "verified",

@@ -186,7 +186,7 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
     params: dict[str, int | bool] = {}
     try:
         from specmodel.explorer import explore
-        from specmodel.invariants import BUILTIN
+        from specmodel.explorer.invariants import BUILTIN
 
         expect = parse_expect(options.get("expect"))
         params = {k: parse_param(k, v) for k, v in options.items() if k not in _INVARIANT_OPTIONS}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from specmodel.explorer.timeline import lock_family, render_svg, thread_states
 from specmodel.sphinxext.records import StepRecord, TraceRecord
-from specmodel.timeline import lock_family, render_svg, thread_states
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -1,6 +1,6 @@
 """``union kvm_mmu_page_role`` (arch/x86/include/asm/kvm_host.h), bit layout of ~v6.8.
 
-Each bit field declares its width and position once, with :class:`~specmodel.bits.Bits`;
+Each bit field declares its width and position once, with :class:`~specmodel.structs.bits.Bits`;
 ``word`` and ``from_word`` read the layout back from the field metadata.
 """
 
@@ -11,8 +11,8 @@ from typing import Annotated, ClassVar, Final, NoReturn, Self
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from specmodel.bits import ERROR_TYPE, Bits
 from specmodel.kernel import ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK
+from specmodel.structs.bits import ERROR_TYPE, Bits
 
 __all__ = [
     "ACC_ALL",

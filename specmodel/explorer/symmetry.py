@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from itertools import permutations
 
-from specmodel.config import Config
-from specmodel.state import State
+from specmodel.kernel.config import Config
+from specmodel.kernel.state import State
 
 #: Position of the kicked-vCPU mask in a zapper's locals (see zap.py).
 _Z_KICKED = 3

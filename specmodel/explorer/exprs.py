@@ -1,4 +1,4 @@
-"""Invariants written as Python expressions over ``kvm`` (a ``specmodel.vm.Kvm`` view).
+"""Invariants written as Python expressions over ``kvm`` (a ``specmodel.kernel.vm.Kvm`` view).
 
 This is a convenience for trusted documentation, not a sandbox: the expression runs with
 a small set of builtins and specmodel's names, but it is ordinary Python.
@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from specmodel.config import Config
 from specmodel.errors import InvariantExpressionError
-from specmodel.invariants import Invariant
+from specmodel.explorer.invariants import Invariant
 from specmodel.kernel import CONSTANTS, KvmRequest, VcpuMode
-from specmodel.state import State
-from specmodel.vm import Kvm, is_obsolete_sp, kvm_view
+from specmodel.kernel.config import Config
+from specmodel.kernel.state import State
+from specmodel.kernel.vm import Kvm, is_obsolete_sp, kvm_view
 
 _BUILTINS: dict[str, Any] = {
     name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)

@@ -1,6 +1,6 @@
 """``struct kvm_mmu_page`` (arch/x86/kvm/mmu/mmu_internal.h), members of ~v6.8.
 
-Each member carries a :class:`~specmodel.bits.CField` (C type, mmu.rst coverage, which MMU
+Each member carries a :class:`~specmodel.structs.bits.CField` (C type, mmu.rst coverage, which MMU
 uses it, allowed values) that docs and lint read back from the model.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated, Final, Literal, NoReturn, Self
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from specmodel.bits import (
+from specmodel.structs.bits import (
     ERROR_TYPE,
     U64,
     ZERO_SPT,
@@ -21,7 +21,7 @@ from specmodel.bits import (
     Spt,
     SptePointer,
 )
-from specmodel.role import KvmMmuPageRole
+from specmodel.structs.role import KvmMmuPageRole
 
 __all__ = ["KvmMmuPage", "ListName", "SptePointer"]
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from specmodel.config import Config
-from specmodel.mmu import MODE_OUTSIDE, REQ_FREE_OBSOLETE_ROOTS, V_MODE, V_REQ, V_ROOT, is_obsolete
-from specmodel.state import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.mmu import (
+    MODE_OUTSIDE,
+    REQ_FREE_OBSOLETE_ROOTS,
+    V_MODE,
+    V_REQ,
+    V_ROOT,
+    is_obsolete,
+)
+from specmodel.kernel.state import (
     HAZARD_CREATED_OLD_GEN,
     HAZARD_ENTERED_OBSOLETE,
     HAZARD_FREED_PINNED,
@@ -25,7 +32,7 @@ from specmodel.state import (
     Page,
     State,
 )
-from specmodel.zap import DONE, Z_EPOCH, Z_PC, Z_REQUESTED, in_fast_zap
+from specmodel.kernel.zap import DONE, Z_EPOCH, Z_PC, Z_REQUESTED, in_fast_zap
 
 Check = Callable[[Config, State], str | None]
 

@@ -35,7 +35,7 @@ _SPARE = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
 class StepLike(Protocol):
-    """What the timeline reads from a step (``specmodel.trace.Step`` has it)."""
+    """What the timeline reads from a step (``specmodel.explorer.trace.Step`` has it)."""
 
     @property
     def index(self) -> int: ...
@@ -52,7 +52,7 @@ class StepLike(Protocol):
 
 
 class TraceLike(Protocol):
-    """What the timeline reads from a trace (``specmodel.trace.Trace`` has it)."""
+    """What the timeline reads from a trace (``specmodel.explorer.trace.Trace`` has it)."""
 
     @property
     def threads(self) -> Sequence[str]: ...

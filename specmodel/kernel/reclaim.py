@@ -15,9 +15,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from specmodel.config import Config
-from specmodel.locks import mmu_unlock
-from specmodel.mmu import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.locks import mmu_unlock
+from specmodel.kernel.mmu import (
     MODE_IN_GUEST,
     MODE_OUTSIDE,
     REQ_FREE_OBSOLETE_ROOTS,
@@ -31,10 +31,10 @@ from specmodel.mmu import (
     make_mmu_pages_available,
     mmu_free_root_page,
 )
-from specmodel.mutants import Switches
-from specmodel.program import Locals, Program, Successor, lock_mmu, run
-from specmodel.scenarios import Param, ParamValue, Scenario
-from specmodel.state import NO_PAGE, Pages, State, VmState, Work, role_word
+from specmodel.kernel.mutants import Switches
+from specmodel.kernel.program import Locals, Program, Successor, lock_mmu, run
+from specmodel.kernel.scenario import Param, ParamValue, Scenario
+from specmodel.kernel.state import NO_PAGE, Pages, State, VmState, Work, role_word
 
 # vCPU locals: (pc, mode, requests, root, steps left, wait, eptp, arg)
 V_STEPS, V_EPTP, V_ARG = 4, 6, 7  # the rest of the layout is shared (mmu.py)

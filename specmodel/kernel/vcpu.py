@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from specmodel.config import Config
-from specmodel.locks import mmu_unlock
-from specmodel.mmu import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.locks import mmu_unlock
+from specmodel.kernel.mmu import (
     MODE_EXITING,
     MODE_IN_GUEST,
     MODE_OUTSIDE,
@@ -32,8 +32,8 @@ from specmodel.mmu import (
     make_mmu_pages_available,
     mmu_free_root_page,
 )
-from specmodel.program import Locals, Successor, lock_mmu, run
-from specmodel.state import (
+from specmodel.kernel.program import Locals, Successor, lock_mmu, run
+from specmodel.kernel.state import (
     HAZARD_ENTERED_OBSOLETE,
     LINK_NONE,
     LINK_TDP_ROOTS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from specmodel.kernel import BATCH_ZAP_PAGES
-from specmodel.mutants import Switches
+from specmodel.kernel.mutants import Switches
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ __all__ = ["RENAMES", "Rename", "rename_of", "renames_to"]
 class Rename:
     """One kernel rename: ``old`` became ``new`` around kernel ``version``.
 
-    Role bits are written ``role.<bit>``, as :func:`specmodel.fields.find_field` spells them.
+    Role bits are written ``role.<bit>``, as :func:`specmodel.structs.fields.find_field`
+    spells them.
     """
 
     old: str

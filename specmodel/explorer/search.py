@@ -17,19 +17,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from specmodel.config import Config
 from specmodel.errors import BudgetExceededError, UnknownNameError
-from specmodel.exprs import compile_invariant
-from specmodel.invariants import BUILTIN, REFUTABLE, Invariant
-from specmodel.locks import holds, waits
-from specmodel.mmu import V_MODE, V_WAIT
-from specmodel.program import Program, Successor
-from specmodel.scenarios import instantiate
-from specmodel.state import State
-from specmodel.symmetry import canonical
-from specmodel.trace import Step, Trace, decode_schedule, encode_schedule
-from specmodel.vcpu import MODE_NAMES
-from specmodel.zap import Z_HOLD
+from specmodel.explorer.exprs import compile_invariant
+from specmodel.explorer.invariants import BUILTIN, REFUTABLE, Invariant
+from specmodel.explorer.symmetry import canonical
+from specmodel.explorer.trace import Step, Trace, decode_schedule, encode_schedule
+from specmodel.kernel.config import Config
+from specmodel.kernel.locks import holds, waits
+from specmodel.kernel.mmu import V_MODE, V_WAIT
+from specmodel.kernel.program import Program, Successor
+from specmodel.kernel.scenarios import instantiate
+from specmodel.kernel.state import State
+from specmodel.kernel.vcpu import MODE_NAMES
+from specmodel.kernel.zap import Z_HOLD
 
 InvariantSpec = Invariant | str | Callable[..., bool]
 
@@ -291,7 +291,7 @@ def explore(
     built-in invariants (less ``exclude``) and ``invariants`` in every state.
 
     :param invariants: callables over a ``Kvm`` view, Python expressions over ``kvm``, or
-        names of refutable properties (``specmodel.invariants.REFUTABLE``).
+        names of refutable properties (``specmodel.explorer.invariants.REFUTABLE``).
     :param mutant: a mutant name, several joined with ``+``, or a sequence of names.
     :param symmetry: identify states that differ only in which vCPU is which (used only
         when every checked property is a built-in one, which all treat vCPUs alike).

@@ -7,11 +7,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from specmodel.check_cli import add_check_parser
-from specmodel.claims_cli import add_claims_parser
-from specmodel.explore_cli import add_explore_parser
-from specmodel.lint_cli import add_lint_parser
-
 DESCRIPTION = """\
 Keep KVM's documentation of struct kvm_mmu_page honest: run the spec checks of a docs tree,
 lint a kernel mmu.rst, explore the reference model of the fast zap and page reclaim, and
@@ -30,7 +25,12 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # here, not at the top: importing specmodel.cli.lint must not import Sphinx (lint's promise)
     from specmodel import __version__
+    from specmodel.cli.check import add_check_parser
+    from specmodel.cli.claims import add_claims_parser
+    from specmodel.cli.explore import add_explore_parser
+    from specmodel.cli.lint import add_lint_parser
 
     parser = argparse.ArgumentParser(
         prog="specmodel",

@@ -1,7 +1,8 @@
 """A flat view of the field models' metadata, for docs, lint and the Sphinx coverage check.
 
-Everything here is derived from ``model_fields[...].metadata`` (:class:`~specmodel.bits.Bits`
-and :class:`~specmodel.bits.CField`); there is no second list of fields.
+Everything here is derived from ``model_fields[...].metadata``
+(:class:`~specmodel.structs.bits.Bits` and :class:`~specmodel.structs.bits.CField`); there is
+no second list of fields.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from specmodel.bits import Bits, CField, UsedBy, parse_values
 from specmodel.errors import UnknownNameError
-from specmodel.page import KvmMmuPage
-from specmodel.role import KvmMmuPageRole
+from specmodel.structs.bits import Bits, CField, UsedBy, parse_values
+from specmodel.structs.page import KvmMmuPage
+from specmodel.structs.role import KvmMmuPageRole
 
 __all__ = [
     "MODELS",

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from specmodel.config import Config
-from specmodel.locks import mmu_unlock, mmu_waiters, slots_unlock
-from specmodel.mmu import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.locks import mmu_unlock, mmu_waiters, slots_unlock
+from specmodel.kernel.mmu import (
     MODE_OUTSIDE,
     REQ_FREE_OBSOLETE_ROOTS,
     REQ_TLB_FLUSH,
@@ -29,8 +29,8 @@ from specmodel.mmu import (
     kvm_mmu_prepare_zap_page,
     tdp_mmu_free_root,
 )
-from specmodel.program import Locals, Successor, lock_mmu, lock_slots, run
-from specmodel.state import (
+from specmodel.kernel.program import Locals, Successor, lock_mmu, lock_slots, run
+from specmodel.kernel.state import (
     HAZARD_SWITCH_WROTE_PAGE,
     NO_PAGE,
     ROLE_INVALID,

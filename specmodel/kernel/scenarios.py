@@ -10,15 +10,16 @@ page budget (reclaim.py).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-from specmodel.config import Config
-from specmodel.errors import BadParameterError, UnknownNameError
+from specmodel.errors import UnknownNameError
 from specmodel.kernel import BATCH_ZAP_PAGES
-from specmodel.mutants import Switches, switches_for
-from specmodel.program import Program
-from specmodel.state import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.mutants import Switches, switches_for
+from specmodel.kernel.program import Program
+from specmodel.kernel.reclaim import PAGE_RECLAIM
+from specmodel.kernel.scenario import Param, ParamValue, Scenario
+from specmodel.kernel.state import (
     LINK_ACTIVE,
     LINK_NONE,
     LINK_TDP_ROOTS,
@@ -28,69 +29,8 @@ from specmodel.state import (
     State,
     VmState,
 )
-from specmodel.vcpu import ROOT_GFN, child_role, root_role, vcpu_initial, vcpu_step
-from specmodel.zap import ZAPPER_INITIAL, zapper_step
-
-ParamValue = int | bool
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: ParamValue
-    low: int
-    high: int
-    help: str
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    summary: str
-    params: tuple[Param, ...]
-    build: Callable[
-        [Mapping[str, ParamValue], Switches],
-        tuple[Config, State, tuple[Program, ...], tuple[str, ...]],
-    ]
-
-    def resolve(self, given: Mapping[str, object]) -> dict[str, ParamValue]:
-        """Defaults filled in; unknown names, wrong types and out-of-range values rejected."""
-        known = {p.name: p for p in self.params}
-        for key in given:
-            if key not in known:
-                raise BadParameterError(
-                    f"scenario {self.name!r} has no parameter {key!r}; "
-                    f"expected one of: {', '.join(sorted(known))}"
-                )
-        return {p.name: _check(self.name, p, given.get(p.name, p.default)) for p in self.params}
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _check(scenario: str, p: Param, value: object) -> ParamValue:
-    """``value`` as parameter ``p`` takes it, or BadParameterError saying what is allowed."""
-    if isinstance(p.default, bool):
-        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-            return value.strip().lower() in _TRUE
-        if isinstance(value, bool | int) and not isinstance(value, float) and value in (0, 1):
-            return bool(value)
-        raise BadParameterError(f"{scenario}: {p.name} must be true or false (got {value!r})")
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip(), 0)
-        except ValueError:
-            number = None
-    if number is None or not p.low <= number <= p.high:
-        raise BadParameterError(
-            f"{scenario}: {p.name} must be an integer in {p.low}..{p.high} (got {value!r})"
-        )
-    return number
-
+from specmodel.kernel.vcpu import ROOT_GFN, child_role, root_role, vcpu_initial, vcpu_step
+from specmodel.kernel.zap import ZAPPER_INITIAL, zapper_step
 
 COMMON = (
     Param("vcpus", 1, 0, 3, "vCPUs running the guest"),
@@ -195,8 +135,6 @@ def _fast_zap_build(
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from specmodel.reclaim import PAGE_RECLAIM
-
     concurrent_params = tuple(
         dataclasses.replace(p, default=0) if p.name == "vcpus" else p for p in COMMON
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from specmodel.state import VmState, Work
+from specmodel.kernel.state import VmState, Work
 
 
 class LockStep(Enum):

@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from specmodel.config import Config
 from specmodel.kernel import ACC_ALL, KvmRequest, VcpuMode
-from specmodel.mmu import REQ_FREE_OBSOLETE_ROOTS, REQ_TLB_FLUSH, V_MODE, V_REQ, V_ROOT
-from specmodel.page import KvmMmuPage
-from specmodel.role import KvmMmuPageRole
-from specmodel.state import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.mmu import REQ_FREE_OBSOLETE_ROOTS, REQ_TLB_FLUSH, V_MODE, V_REQ, V_ROOT
+from specmodel.kernel.state import (
     LINK_ACTIVE,
     LINK_INVALID_LIST,
     LINK_TDP_ROOTS,
@@ -24,6 +22,8 @@ from specmodel.state import (
     Page,
     State,
 )
+from specmodel.structs.page import KvmMmuPage
+from specmodel.structs.role import KvmMmuPageRole
 
 _LINKS = {
     LINK_ACTIVE: "active_mmu_pages",

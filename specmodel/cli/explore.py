@@ -9,9 +9,9 @@ from typing import Any
 
 from specmodel.errors import SpecmodelError
 from specmodel.explorer import Exploration, ProgressInfo, explore
-from specmodel.invariants import BUILTIN, REFUTABLE
-from specmodel.mutants import MUTANTS
-from specmodel.scenarios import get_scenario, scenario_names
+from specmodel.explorer.invariants import BUILTIN, REFUTABLE
+from specmodel.kernel.mutants import MUTANTS
+from specmodel.kernel.scenarios import get_scenario, scenario_names
 
 
 def add_explore_parser(subparsers: Any) -> None:

@@ -8,8 +8,8 @@ allocation order, and the remote TLB flush of vCPU-side commits is not modelled.
 
 from __future__ import annotations
 
-from specmodel.config import Config
-from specmodel.state import (
+from specmodel.kernel.config import Config
+from specmodel.kernel.state import (
     HAZARD_CREATED_OLD_GEN,
     HAZARD_FREED_PINNED,
     HAZARD_LOOKUP_OBSOLETE,

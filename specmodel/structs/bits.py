@@ -3,7 +3,7 @@
 ``Bits`` marks a bit field of ``union kvm_mmu_page_role``; ``CField`` marks a member of
 ``struct kvm_mmu_page``. Both are declared once per field, enforce the field's allowed values,
 reword validation errors as "<field> must be <allowed> (got <value>)", and are read back from
-``model_fields[...].metadata`` by :mod:`specmodel.fields`.
+``model_fields[...].metadata`` by :mod:`specmodel.structs.fields`.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from specmodel.config import Config
 from specmodel.errors import UseAfterFree
-from specmodel.locks import LockStep, mmu_lock, mmu_lock_step, slots_lock, slots_lock_step
-from specmodel.state import State, Work
+from specmodel.kernel.config import Config
+from specmodel.kernel.locks import LockStep, mmu_lock, mmu_lock_step, slots_lock, slots_lock_step
+from specmodel.kernel.state import State, Work
 
 #: pc of a thread that crashed the host (a use-after-free): it never runs again.
 PC_CRASHED = -1
