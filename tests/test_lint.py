@@ -504,7 +504,8 @@ class TestNeverExecutes:
 
 
 class TestCorpusLocation:
-    """Corpus tests fail, never skip or pass, when the corpus cannot be found."""
+    """Without the corpus, corpus tests are skipped with the way to run them; a folder named
+    but missing, or SPECMODEL_REQUIRE_CORPUS=1 (what CI sets), makes them errors instead."""
 
     @pytest.mark.parametrize("how", ["option", "env"])
     def test_missing_corpus_fails(self, tmp_path: Path, how: str) -> None:
@@ -512,9 +513,8 @@ class TestCorpusLocation:
         repo = Path(__file__).resolve().parents[1]
         test = "tests/test_lint.py::TestCorpus::test_conflicted_file_is_malformed"
         args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test]
-        env = {k: v for k, v in os.environ.items() if k != "SPECMODEL_CORPUS"}
+        env = _env_without_corpus()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only conftest.py matters here
         if how == "option":
             args += ["--corpus", str(missing)]
         else:
@@ -523,3 +523,80 @@ class TestCorpusLocation:
         assert result.returncode == 1, result.stdout
         assert f"lint corpus: expected a folder at {missing}" in result.stdout
         assert "1 error" in result.stdout
+
+    def test_no_corpus_skips_with_the_way_to_run(self, tmp_path: Path) -> None:
+        result = _run_in_fresh_clone(tmp_path, _env_without_corpus())
+        assert result.returncode == 0, result.stdout
+        assert "1 passed, 2 skipped" in result.stdout
+        reason = (
+            "needs the kernel mmu.rst corpus (outside the repo); run with SPECMODEL_CORPUS=DIR "
+            "(a folder of mmu-*.rst files) or --corpus DIR"
+        )
+        skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+        assert len(skips) == 2 and all(line.endswith(reason) for line in skips), skips
+        assert {s.split()[2].split(":")[0] for s in skips} == {"tests/test_uses_corpus.py"}
+
+    @pytest.mark.parametrize("how", ["option", "env"])
+    def test_required_corpus_missing_is_an_error(self, tmp_path: Path, how: str) -> None:
+        env = _env_without_corpus()
+        args = ["--require-corpus"] if how == "option" else []
+        if how == "env":
+            env["SPECMODEL_REQUIRE_CORPUS"] = "1"
+        result = _run_in_fresh_clone(tmp_path, env, *args)
+        assert result.returncode == 1, result.stdout
+        assert "1 passed, 2 errors" in result.stdout
+        expected = tmp_path / "shared" / "corpus"
+        assert f"lint corpus: expected kernel mmu.rst copies in {expected}; found none" in (
+            result.stdout
+        )
+        assert "SPECMODEL_REQUIRE_CORPUS makes the corpus tests mandatory" in result.stdout
+
+    def test_found_corpus_runs_both_kinds(self, tmp_path: Path) -> None:
+        env = _env_without_corpus()
+        (tmp_path / "corpus").mkdir()
+        (tmp_path / "corpus" / "mmu-x.rst").write_text("x\n")
+        env["SPECMODEL_CORPUS"] = str(tmp_path / "corpus")
+        env["SPECMODEL_REQUIRE_CORPUS"] = "1"
+        result = _run_in_fresh_clone(tmp_path, env, "-m", "corpus")
+        assert result.returncode == 0, result.stdout
+        assert "2 passed, 1 deselected" in result.stdout
+
+
+def _env_without_corpus() -> dict[str, str]:
+    drop = ("SPECMODEL_CORPUS", "SPECMODEL_REQUIRE_CORPUS")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only conftest.py matters here
+    return env
+
+
+_USES_CORPUS = """\
+import pytest
+
+
+def test_fixture(corpus_dir):
+    assert list(corpus_dir.glob("mmu-*.rst"))
+
+
+@pytest.mark.corpus
+def test_marker():
+    pass
+
+
+def test_other():
+    pass
+"""
+
+
+def _run_in_fresh_clone(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The repo's conftest.py in ``tmp_path/repo/tests`` (so ``../shared`` is absent) with a
+    module that uses the corpus both ways and one test that does not."""
+    tests = tmp_path / "repo" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tests / "test_uses_corpus.py").write_text(_USES_CORPUS)
+    command = [sys.executable, "-m", "pytest", "-ra", "-p", "no:cacheprovider", "tests", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, cwd=tests.parent, env=env, check=False
+    )
