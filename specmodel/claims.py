@@ -1,19 +1,30 @@
 """Claims: behavioural sentences of the docs as executable checks (declared in ``checks/``).
 
 A claim is a function decorated with ``@claim``; the decorator attaches a frozen ``Claim``
-to it (Hypothesis ``stateful.py`` style, nothing global is mutated at import). Its id is its
-import path, ``checks.fast_zap.generation_only_0_or_1``. The function receives a
-``ClaimContext`` and explores scenarios through it; a failed requirement makes the claim
-diverge. Every claim names the mutants it must catch: a check that cannot fail proves nothing.
+to it (Hypothesis ``stateful.py`` style, nothing global is mutated at import). The function
+receives a ``ClaimContext`` and explores scenarios through it; a failed requirement makes the
+claim diverge. Every claim names the mutants it must catch: a check that cannot fail proves
+nothing.
+
+Claim ids. The built-in claims live in the repository's ``checks/`` folder, which the
+distribution installs as ``specmodel.checks`` (a generic top-level ``checks`` package in
+site-packages would collide with any project's own). Their ids keep the short form the docs
+cite, ``checks.fast_zap.generation_only_0_or_1``, and ``get_claim`` resolves that prefix
+through ``specmodel.checks`` only. Any other id is the import path of a claim function in a
+user's own module, ``myproject.claims.never_negative``: the module is imported by its dotted
+name, so it must be importable (installed, or on ``sys.path``).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +36,10 @@ from specmodel.kernel.mutants import MUTANTS
 from specmodel.kernel.scenarios import get_scenario, scenario_names
 
 CLAIM_MARKER = "__specmodel_claim__"
+#: Where the built-in claims are installed (the repository's ``checks/`` folder).
+BUILTIN_PACKAGE = "specmodel.checks"
+#: The id prefix the docs use for them: ``checks.<module>.<name>``.
+BUILTIN_PREFIX = "checks"
 ParamValue = int | bool
 
 
@@ -189,7 +204,7 @@ def claim(
     """Declare a claim. Definition errors are raised here, naming the claim."""
 
     def decorate(fn: Check) -> Check:
-        claim_id = f"{fn.__module__}.{fn.__name__}"
+        claim_id = claim_id_of(fn.__module__, fn.__name__)
         if hasattr(fn, CLAIM_MARKER):
             raise ClaimDefinitionError(f"{claim_id} is decorated with @claim twice")
         if not statement.strip():
@@ -238,6 +253,69 @@ def claim(
     return decorate
 
 
+def claim_id_of(module: str, name: str) -> str:
+    """The id of claim function ``name`` defined in ``module``: ``checks.<rest>.<name>`` for
+    the built-in package ``specmodel.checks.<rest>``, else ``<module>.<name>``."""
+    if module == BUILTIN_PACKAGE or module.startswith(BUILTIN_PACKAGE + "."):
+        module = BUILTIN_PREFIX + module[len(BUILTIN_PACKAGE) :]
+    return f"{module}.{name}"
+
+
+def module_name_of(id_module: str) -> str:
+    """The import name of the module part of a claim id (``checks.x`` is
+    ``specmodel.checks.x``; anything else is imported as written)."""
+    if id_module == BUILTIN_PREFIX or id_module.startswith(BUILTIN_PREFIX + "."):
+        return BUILTIN_PACKAGE + id_module[len(BUILTIN_PREFIX) :]
+    return id_module
+
+
+def builtin_package() -> ModuleType:
+    """The built-in claims package, ``specmodel.checks``.
+
+    Installed (wheel or editable), the distribution maps it to the repository's ``checks/``
+    folder. In a source tree used without installing (``PYTHONPATH=.``) that mapping does not
+    exist, so the ``checks/`` folder beside the ``specmodel`` package is loaded under the same
+    name: claim ids and module names are the same in every mode.
+    """
+    if BUILTIN_PACKAGE in sys.modules:
+        return sys.modules[BUILTIN_PACKAGE]
+    try:
+        return importlib.import_module(BUILTIN_PACKAGE)
+    except ModuleNotFoundError as exc:
+        if exc.name != BUILTIN_PACKAGE:
+            raise
+    folder = Path(__file__).resolve().parent.parent / "checks"
+    spec = importlib.util.spec_from_file_location(
+        BUILTIN_PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None or not folder.is_dir():
+        raise ClaimDefinitionError(
+            f"the built-in claims: expected the package {BUILTIN_PACKAGE} (installed with "
+            f"specmodel) or a checks/ folder at {folder}; found neither"
+        )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[BUILTIN_PACKAGE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[BUILTIN_PACKAGE]
+        raise
+    return module
+
+
+def builtin_claim_dirs() -> tuple[Path, ...]:
+    """The folders holding the built-in claims' sources (for cache fingerprints)."""
+    return tuple(Path(p) for p in builtin_package().__path__)
+
+
+def import_claim_module(id_module: str) -> ModuleType:
+    """Import the module (or package) named by the module part of a claim id."""
+    name = module_name_of(id_module)
+    if name == BUILTIN_PACKAGE or name.startswith(BUILTIN_PACKAGE + "."):
+        builtin_package()
+    return importlib.import_module(name)
+
+
 def collect(module: ModuleType) -> tuple[Claim, ...]:
     """The claims a module declares, sorted by id."""
     found = [
@@ -250,16 +328,19 @@ def collect(module: ModuleType) -> tuple[Claim, ...]:
     return tuple(sorted(found, key=lambda c: c.id))
 
 
-def _check_modules(package: str = "checks") -> list[ModuleType]:
-    pkg = importlib.import_module(package)
+def _check_modules(package: str = BUILTIN_PREFIX) -> list[ModuleType]:
+    pkg = import_claim_module(package)
     return [
-        importlib.import_module(f"{package}.{info.name}")
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name)
     ]
 
 
-def all_claims(package: str = "checks") -> tuple[Claim, ...]:
-    """Every claim in the ``checks`` package, sorted by id; duplicate ids are errors."""
+def all_claims(package: str = BUILTIN_PREFIX) -> tuple[Claim, ...]:
+    """Every claim in a package of claim modules, sorted by id; duplicate ids are errors.
+
+    The default, ``checks``, is the built-in claims (``specmodel.checks``); a user's package
+    is named by its import path."""
     claims: dict[str, Claim] = {}
     for module in _check_modules(package):
         for c in collect(module):
@@ -270,15 +351,21 @@ def all_claims(package: str = "checks") -> tuple[Claim, ...]:
 
 
 def get_claim(claim_id: str) -> Claim:
-    """The claim with this dotted id; unknown ids raise ``UnknownNameError`` listing the
-    valid ones."""
+    """The claim with this dotted id (``checks.<module>.<name>`` for the built-in claims,
+    ``<importable module>.<name>`` for a user's); unknown ids raise ``UnknownNameError``
+    listing the valid ones."""
     module_name, _, name = claim_id.rpartition(".")
     valid = [c.id for c in all_claims()]
     if not module_name:
         raise UnknownNameError("claim", claim_id, valid)
     try:
-        module = importlib.import_module(module_name)
-    except ImportError:
+        module = import_claim_module(module_name)
+    except ImportError as exc:
+        # Only the named module missing is an unknown id; a claim module that fails to
+        # import one of its own dependencies is a real error and propagates.
+        target = module_name_of(module_name)
+        if exc.name is None or not (target == exc.name or target.startswith(exc.name + ".")):
+            raise
         raise UnknownNameError("claim", claim_id, valid) from None
     obj = getattr(module, name, None)
     found = getattr(obj, CLAIM_MARKER, None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import os
 import tempfile
@@ -33,10 +32,9 @@ def specmodel_version() -> str:
 
 def _source_roots() -> Iterator[Path]:
     yield _PACKAGE_DIR
-    spec = importlib.util.find_spec("checks")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            yield Path(location)
+    from specmodel.claims import builtin_claim_dirs  # the built-in claims (specmodel.checks)
+
+    yield from builtin_claim_dirs()
 
 
 def fingerprint() -> str:
