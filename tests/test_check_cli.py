@@ -197,7 +197,7 @@ def test_pytest_plugin_turns_directives_into_items(diverging: Path) -> None:
     )
     assert proc.returncode == 1, proc.stdout
     assert "1 failed, 1 passed" in proc.stdout
-    assert "docs/index.rst:8::claim:checks.fast_zap.vcpus_never_blocked" in proc.stdout
+    assert "docs/index.rst::line 8 spec:claim checks.fast_zap.vcpus_never_blocked" in proc.stdout
     assert "index.rst:8: diverged:" in proc.stdout
 
 
