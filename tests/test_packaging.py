@@ -7,6 +7,7 @@ user's ``pip install`` does), or taken from ``$SPECMODEL_DIST`` when CI has buil
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -187,3 +188,67 @@ def test_a_source_tree_without_install_loads_checks_as_specmodel_checks() -> Non
         "specmodel.checks.fast_zap",
     )
     assert int(count) == len(all_claims()) and Path(folder) == REPO / "checks"
+
+
+# --- repository files for other tools: the pre-commit hook and the CI page's examples ---
+
+
+def test_the_pre_commit_hook_declares_what_pre_commit_requires() -> None:
+    import tomllib
+
+    import yaml
+
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert isinstance(hooks, list) and [h["id"] for h in hooks] == ["specmodel-lint"]
+    (hook,) = hooks
+    # pre-commit's manifest schema: id, name, entry and language are required.
+    assert {"id", "name", "entry", "language"} <= set(hook)
+    assert hook["language"] == "python"  # pre-commit pip-installs this repository
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert hook["entry"].split() == ["specmodel", "lint"] and "specmodel" in scripts
+    files = re.compile(hook["files"])
+    for path in ("Documentation/virt/kvm/x86/mmu.rst", "Documentation/virt/kvm/mmu.rst"):
+        assert files.search(path), path
+    for path in ("docs/index.rst", "Documentation/virt/kvm/x86/mmu.rst.orig", "tdp_mmu.rst"):
+        assert not files.search(path), path
+    assert hook["types"] == ["rst"]
+
+
+def test_the_hook_entry_lints_the_files_it_is_given() -> None:
+    """What pre-commit runs: the entry followed by the changed file names."""
+    entry = ["specmodel", "lint"]
+    inputs = REPO / "tests" / "lint_inputs"
+    command = [sys.executable, "-m", *entry, str(inputs / "drift.rst")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{inputs / 'drift.rst'}:" in done.stdout
+
+
+def _yaml_blocks(rst: str) -> list[str]:
+    """The bodies of the ``.. code-block:: yaml`` blocks of an .rst text, dedented."""
+    blocks = re.findall(r"^\.\. code-block:: yaml\n\n((?:(?:   .*)?\n)+)", rst, re.M)
+    return [textwrap.dedent(b) for b in blocks]
+
+
+def test_the_ci_page_workflows_are_valid_yaml_with_the_documented_commands() -> None:
+    import yaml
+
+    blocks = [yaml.safe_load(b) for b in _yaml_blocks((REPO / "docs/guide/ci.rst").read_text())]
+    github, gitlab, pre_commit, local = blocks
+    steps = github["jobs"]["spec-checks"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    uses = [s.get("uses", "") for s in steps]
+    assert "specmodel check --format github docs" in runs
+    assert "specmodel check --format sarif --output specmodel.sarif docs" in runs
+    upload = steps[uses.index("github/codeql-action/upload-sarif@v3")]
+    assert upload["with"]["sarif_file"] == "specmodel.sarif" and upload["if"] == "always()"
+    assert github["jobs"]["spec-checks"]["permissions"]["security-events"] == "write"
+    assert any(r.startswith("specmodel lint") for r in runs)
+    assert any(r.startswith("python -m sphinx -W -n") for r in runs)
+    job = gitlab["spec-checks"]
+    assert "specmodel check --format junit --output report.xml docs" in job["script"]
+    assert job["artifacts"]["reports"]["junit"] == "report.xml"
+    hook = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())[0]
+    assert pre_commit["repos"][0]["hooks"] == [{"id": hook["id"]}]
+    (local_hook,) = local["repos"][0]["hooks"]
+    assert (local_hook["entry"], local_hook["files"]) == (hook["entry"], hook["files"])
