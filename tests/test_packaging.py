@@ -51,7 +51,7 @@ def _source_files() -> set[str]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("SPECMODEL_DIST")
     if given:
@@ -74,7 +74,7 @@ def _one(folder: Path, pattern: str) -> Path:
     return found[0]
 
 
-def test_wheel_ships_every_package_file_and_no_top_level_checks(dist_dir: Path) -> None:
+def test_the_wheel_ships_every_package_file_and_no_top_level_checks(dist_dir: Path) -> None:
     with zipfile.ZipFile(_one(dist_dir, "specmodel-*.whl")) as wheel:
         names = set(wheel.namelist())
         (info,) = {n.split("/")[0] for n in names if ".dist-info/" in n}
@@ -91,10 +91,8 @@ def test_wheel_ships_every_package_file_and_no_top_level_checks(dist_dir: Path) 
     assert "specmodel/sphinxext/static/specmodel.css" in files
     assert "specmodel = specmodel.pytest_plugin" in entry_points
     assert "specmodel = specmodel.cli:main" in entry_points
-
-
-def test_sdist_builds_the_same_wheel(dist_dir: Path) -> None:
-    """The sdist keeps the repo layout (checks/ at the top, setup.py mapping it)."""
+    # The sdist (which the wheel was built from) keeps the repo layout: checks/ at the top,
+    # setup.py mapping it. (One test, so that xdist workers do not each build.)
     sdist = _one(dist_dir, "specmodel-*.tar.gz")
     with tarfile.open(sdist) as tar:
         root = tar.getnames()[0].split("/")[0]
