@@ -26,6 +26,9 @@ _DIFF = re.compile(r"^(?:diff --git |\+\+\+ |@@ -\d)")
 _QUOTE = re.compile(r"^>+ ?")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 _TERM = re.compile(r"^[A-Za-z_][\w.]*(?:\s*/\s*[A-Za-z_][\w.]*)*:$")
+#: ``diff -u`` puts the file's time after the name (a tab, expanded by split_lines).
+_TIMESTAMP = re.compile(r"\s+\d{4}-\d\d-\d\d[ T][\d:.]+(?: [+-]\d{4})?\s*$")
+_MMU_RST = re.compile(r"(?:^|/)mmu[\w.-]*\.rst$")
 _ADORNMENT = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
 
 
@@ -115,7 +118,7 @@ def read_input(path: str, base: str | None = None) -> Input:
         ]
         return Input("rst", path, found, notes)
     files = parse_patch(lines, path, quoted=kind == "reply", notes=notes)
-    mmu = [f for f in files if f.target.endswith("mmu.rst")]
+    mmu = [f for f in files if _MMU_RST.search(f.target)]
     if not mmu:
         first = files[0] if files else None
         raise LintInputError(
@@ -208,7 +211,7 @@ def parse_patch(
             interrupted = False
             continue
         if line.startswith("+++ "):
-            name = line[4:].split("\t")[0].strip()
+            name = _TIMESTAMP.sub("", line[4:]).strip()
             target = name[2:] if name.startswith("b/") else name
             files.append(PatchFile(target, number))
             hunk = None
