@@ -167,7 +167,8 @@ def _record(raw: Mapping[str, Any], where: str, counters: dict[tuple[str, str], 
     label = wordings[0] if CURRENT not in wordings else CURRENT
     counters[(entry, label)] = counters.get((entry, label), 0) + 1
     n = counters[(entry, label)]
-    record_id = f"{entry}#{n}" if label == CURRENT else f"{entry}#{label}.{n}"
+    slug = entry.replace(" / ", "/")
+    record_id = f"{slug}#{n}" if label == CURRENT else f"{slug}#{label}.{n}"
     where = f"{where} ({record_id})"
     claims, readings = raw.get("claims"), raw.get("readings")
     bound: tuple[Reading, ...] = ()

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 
 from specmodel.errors import LintInputError, SpecmodelError
 from specmodel.lint import HEADER, decode, split_lines
 from specmodel.prose.judge import ClaimRunner, Found, Judgement, Where, judge
 from specmodel.prose.normalise import sentence_hash
 from specmodel.prose.split import file_entries, split_sentences
-from specmodel.prose.table import Table, load_table, parse_table
+from specmodel.prose.table import CURRENT, Table, load_table, parse_table
 from specmodel.sphinxext.domain import spec_domain
 from specmodel.sphinxext.records import Verdict
 
@@ -49,6 +50,8 @@ def setup(app: Sphinx) -> None:
         "'kvm_mmu_page', or a .toml path relative to the confdir).",
     )
     app.connect("doctree-read", judge_document)
+    app.connect("build-finished", coverage_summary)
+    app.add_directive_to_domain("spec", "prose-coverage", ProseCoverageDirective)
 
 
 def _table(app: Sphinx) -> Table:
@@ -211,3 +214,79 @@ def _note(j: Judgement, anchor: str) -> nodes.list_item:
             trace = "\n".join(reading.outcome.trace)
             item += nodes.literal_block(trace, trace, classes=["spec-prose-trace"])
     return item
+
+
+class ProseCoverageDirective(SphinxDirective):
+    """``.. spec:prose-coverage:: [TABLE]``: the coverage figures and one row per sentence."""
+
+    optional_arguments = 1
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from specmodel.prose.coverage import binding_text, coverage
+
+        name = self.arguments[0] if self.arguments else "kvm_mmu_page"
+        try:
+            table = load_table(name)
+        except SpecmodelError as exc:
+            raise self.error(str(exc)) from None
+        cov = coverage(table)
+        out: list[nodes.Node] = [nodes.paragraph("", cov.summary())]
+        rows: list[tuple[str, ...]] = [
+            ("sentence", "entry", "first words", "class", "our paraphrase", "binding")
+        ]
+        for record in table.records:
+            if CURRENT not in record.wordings:
+                continue
+            rows.append(
+                (
+                    record.id,
+                    record.entry,
+                    record.words + " ...",
+                    record.cls,
+                    record.paraphrase,
+                    binding_text(record) or "-",
+                )
+            )
+        out.append(_table_node(rows, [10, 12, 16, 10, 26, 26]))
+        if cov.unbound:
+            listing = nodes.bullet_list()
+            for record in cov.unbound:
+                item = nodes.list_item()
+                item += nodes.paragraph("", f"{record.id} ({record.cls}): {record.reason}")
+                listing += item
+            out.append(nodes.paragraph("", f"Unbound ({len(cov.unbound)}):"))
+            out.append(listing)
+        return out
+
+
+def _table_node(rows: list[tuple[str, ...]], widths: list[int]) -> nodes.table:
+    table = nodes.table(classes=["spec-prose-coverage"])
+    group = nodes.tgroup(cols=len(widths))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    body = nodes.tbody()
+    group += head
+    group += body
+    for index, row in enumerate(rows):
+        line = nodes.row()
+        for cell in row:
+            entry = nodes.entry()
+            entry += nodes.paragraph("", cell)
+            line += entry
+        (head if index == 0 else body).append(line)
+    return table
+
+
+def coverage_summary(app: Sphinx, exception: BaseException | None) -> None:
+    """``build-finished``: the coverage line of the table, when ``specmodel_prose`` is set."""
+    if exception is not None or not app.config.specmodel_prose:
+        return
+    from specmodel.prose.coverage import coverage
+
+    try:
+        logger.info("specmodel: " + coverage(_table(app)).summary())
+    except SpecmodelError as exc:
+        logger.warning(f"specmodel_prose: {exc}", type="spec", subtype="prose")
