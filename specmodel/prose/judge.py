@@ -45,6 +45,30 @@ class ClaimOutcome:
     states: int = 0
 
 
+def model_fingerprint() -> str:
+    """SHA-256 over the source files of specmodel and of the ``checks`` package.
+
+    What :func:`specmodel.sphinxext.cache.fingerprint` hashes, without the installed version
+    (reading package metadata costs more than a warm lint run may take; the sources decide
+    the verdicts). Computed afresh per run, so an edited model or claim is never served stale.
+    """
+    import hashlib
+    import importlib.util
+
+    digest = hashlib.sha256()
+    roots = [Path(__file__).resolve().parents[1]]
+    spec = importlib.util.find_spec("checks")
+    if spec is not None and spec.submodule_search_locations:
+        roots.extend(Path(p) for p in spec.submodule_search_locations)
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(f"{root.name}/{path.relative_to(root)}".encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def default_cache_dir() -> Path:
     """``$SPECMODEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/specmodel``, else ``~/.cache/specmodel``."""
     given = os.environ.get("SPECMODEL_CACHE_DIR")
@@ -62,9 +86,7 @@ class ClaimRunner:
         cache_dir: Path | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        from specmodel.sphinxext.cache import fingerprint
-
-        self.fingerprint = fingerprint()
+        self.fingerprint = model_fingerprint()
         self.cache_dir = cache_dir
         self.progress = progress
         self.ran: list[str] = []

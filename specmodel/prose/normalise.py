@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-_ROLE = re.compile(r":[\w.+-]+:`([^`]*)`")
+_ROLE = re.compile(r"(?::[\w.+-]+)+:`([^`]*)`")
 _LITERAL = re.compile(r"``([^`]+)``")
 _INTERPRETED = re.compile(r"`([^`]+)`_{0,2}")
 _STRONG = re.compile(r"\*\*([^*]+)\*\*")
