@@ -111,6 +111,7 @@ def test_normal_form_folds_white_space_and_inline_markup() -> None:
     )
     assert sentence_hash("a  b\n c") == sentence_hash("a b c")
     assert sentence_hash("a b c") != sentence_hash("a b d")
+    assert sentence_hash("can\u2019t \u201cx\u201d\u2026") == sentence_hash('can\'t "x"...')
     assert first_words("one two  three four five six") == "one two three four five"
     assert similarity(sketch("the zap blocks vcpus"), sketch("the zap blocks the vcpus")) == 1.0
     assert similarity(sketch("alpha beta"), sketch("gamma delta")) == 0.0

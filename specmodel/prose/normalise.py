@@ -1,6 +1,7 @@
 """The normal form of a sentence and what identifies it without copying it.
 
-Whitespace runs become one space; inline reST markup (````literal````, ``*emphasis*``,
+Whitespace runs become one space; typographic quotes, dashes and ellipses become ASCII; inline
+reST markup (````literal````, ``*emphasis*``,
 ``**strong**``, ```interpreted```, ``:role:`text```) is reduced to its text. The identifier is the
 first 16 hex digits of the SHA-256 of that form; similarity between two sentences is the Jaccard
 index of their word-hash sets (:func:`sketch`), so the table can name the nearest known sentence
@@ -23,8 +24,18 @@ _WORD = re.compile(r"[A-Za-z0-9_]+")
 FIRST_WORDS = 5
 
 
+#: What docutils' smart quotes make of ASCII punctuation, folded back (a sentence read from a
+#: Sphinx doctree hashes like the same sentence read from the file).
+_SMART = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+_DASHES = (("\u2026", "..."), ("\u2014", "---"), ("\u2013", "--"))
+
+
 def normalise(text: str) -> str:
-    """``text`` with inline markup reduced to its content and whitespace folded."""
+    """``text`` with inline markup reduced to its content, typographic quotes, dashes and
+    ellipses as ASCII, and whitespace folded."""
+    text = text.translate(_SMART)
+    for typographic, ascii_form in _DASHES:
+        text = text.replace(typographic, ascii_form)
     for pattern in (_ROLE, _LITERAL, _INTERPRETED, _STRONG, _EMPHASIS):
         text = pattern.sub(r"\1", text)
     return " ".join(text.split())
