@@ -527,3 +527,50 @@ def test_every_verdict_line_matches_the_table(corpus_dir: Path, cache_dir: Path)
     """The table's CURRENT wording is what coverage counts and lint finds in v6.7."""
     [report] = lint_prose([str(corpus_dir / V6_7)], runner=ClaimRunner(cache_dir))
     assert all(j.record is not None and CURRENT in j.record.wordings for j in report.judgements)
+
+
+def test_seed_with_base_before_the_entry(
+    corpus_dir: Path, seed_path: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """--base on a quoted reply: the v6.7 file without its mmu_valid_gen entry (and with the
+    passthrough line the v3 patch saw) is the file the patch was written against."""
+    lines = (corpus_dir / V6_7).read_text(encoding="utf-8").split("\n")
+    start, end = lines.index("  mmu_valid_gen:"), lines.index("  gfn:")
+    older = "\n".join(lines[:start] + lines[end:])
+    assert older.count("(L1 CR4.LA57=0)") == 1
+    base = tmp_path / "mmu.rst"
+    base.write_text(older.replace("(L1 CR4.LA57=0)", "(L1 CR4.LA57=1)"), encoding="utf-8")
+    result = lint("--base", str(base), str(seed_path), cache=cache_dir)
+    assert result.returncode == 1, result.stderr
+    refuted = next(line for line in result.stdout.splitlines() if ": refuted: " in line)
+    assert refuted.startswith(f"{base}:212: refuted: ")
+    assert refuted.endswith(f"[{seed_path}:27]")
+    assert f"{base}:216: ambiguous: " in result.stdout
+
+
+def test_progress_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from specmodel.prose import judge as judge_module
+
+    class Terminal:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, text: str) -> int:
+            self.text += text
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    judge_module.terminal_progress("running claim x (1/2)")
+    assert terminal.text == "specmodel lint: running claim x (1/2) ...\n"
+    monkeypatch.undo()
+    judge_module.terminal_progress("quiet")
+    assert capsys.readouterr().err == ""

@@ -313,13 +313,31 @@ def _applied_sentences(target: PatchFile, path: str, base: str, *, quoted: bool)
         new_texts: list[str] = []
         new_origin: list[int | None] = []
         indent = _indents(result)
+        old_kinds = [kind for kind, _, _ in hunk.body if kind in (" ", "-")]
+        position = 0  # into the base lines the hunk replaces
+        previous: NewLine | None = None
         for new in hunk.new:
-            text = new.text
-            if quoted and text and not text[0].isspace():
+            if not new.added:
+                while position < len(old_kinds) and old_kinds[position] == "-":
+                    position += 1
+                # the base's own line: a quoted context line may have lost its indentation
+                new_texts.append(result[start + position])
+                new_origin.append(None)
+                position += 1
+            elif (
+                previous is not None and previous.added and new.target_line == previous.target_line
+            ):
+                new_texts[-1] = f"{new_texts[-1]} {new.text.strip()}"  # a split added line
+            elif quoted and new.text.strip():
                 # Mail archives fold the indentation away; restore the list's.
-                text = " " * (indent[0] if _TERM.match(text.strip()) else indent[1]) + text
-            new_texts.append(text)
-            new_origin.append(new.patch_line if new.added else None)
+                text = new.text.strip()
+                width = indent[0] if _TERM.match(text) else indent[1]
+                new_texts.append(" " * width + text)
+                new_origin.append(new.patch_line)
+            else:
+                new_texts.append(new.text)
+                new_origin.append(new.patch_line)
+            previous = new
         result[start : start + len(old)] = new_texts
         origin[start : start + len(old)] = new_origin
         shift += len(new_texts) - len(old)
