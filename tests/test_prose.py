@@ -574,3 +574,27 @@ def test_progress_only_on_a_terminal(
     monkeypatch.undo()
     judge_module.terminal_progress("quiet")
     assert capsys.readouterr().err == ""
+
+
+def test_format_patch_mbox(corpus_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+    """A ``git format-patch`` message: mail headers, the diff with a/ b/ names, a signature."""
+    diff = make_diff(corpus_dir, tmp_path / "c.diff").read_text(encoding="utf-8").split("\n")
+    name = "Documentation/virt/kvm/x86/mmu.rst"
+    body = [f"--- a/{name}", f"+++ b/{name}", *diff[2:]]
+    mbox = tmp_path / "0001-docs.patch"
+    mbox.write_text(
+        "From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001\n"
+        "From: A Developer <dev@example.org>\n"
+        "Subject: [PATCH] KVM: Documentation: describe more fields\n\n"
+        "Our own commit message.\n---\n"
+        f" {name} | 1 +\n\ndiff --git a/{name} b/{name}\n" + "\n".join(body) + "-- \n2.43.0\n",
+        encoding="utf-8",
+    )
+    result = lint("--format", "json", str(mbox), cache=cache_dir)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    [file] = doc["files"]
+    assert file["kind"] == "patch" and file["target"] == name
+    first = next(s for s in file["sentences"] if s["words"].startswith("The MMU generation of"))
+    assert first["target"] == name and first["target_line"] == 212
+    assert mbox.read_text().split("\n")[first["line"] - 1].startswith("+")

@@ -1,7 +1,7 @@
 """Reading the input of ``lint --prose``: an mmu.rst, a unified diff, a ``git format-patch`` /
 mbox message, or a mailing-list reply that quotes such a patch with ``> ``.
 
-Nothing read is executed or included. A patch's hunks for ``.../mmu.rst`` are read as
+Nothing read is executed or included. A patch's hunks for an ``mmu*.rst`` file are read as
 ``git apply`` would (``@@ -a,b +c,d @@`` counts; a hunk that ends early is an error located at
 its header). A quoted reply may trim a hunk, drop the diff's leading space on context lines
 (mail archives fold white space) and split an added line to answer it (the seed does: the
