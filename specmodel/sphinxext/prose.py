@@ -212,7 +212,9 @@ def _note(j: Judgement, anchor: str) -> nodes.list_item:
     for reading in j.readings:
         if reading.verdict == "refuted" and reading.outcome.trace:
             trace = "\n".join(reading.outcome.trace)
-            item += nodes.literal_block(trace, trace, classes=["spec-prose-trace"])
+            block = nodes.literal_block(trace, trace, classes=["spec-prose-trace"])
+            block["language"] = "text"  # a schedule, not code to highlight
+            item += block
     return item
 
 
