@@ -11,6 +11,7 @@ from typing import Any
 
 from specmodel.claims import Claim, all_claims
 from specmodel.errors import SpecmodelError
+from specmodel.prose.coverage import claims_section
 
 _CLAIM_DIRECTIVE = re.compile(r"^\s*\.\.\s+spec:claim::\s*(\S+)")
 
@@ -118,8 +119,11 @@ def run_claims(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"specmodel claims: checking {c.id} ...", file=sys.stderr)
         rows.append(_row(c, not args.no_verify, cited.get(c.id, [])))
+    prose_lines, prose, prose_ok = claims_section([c.id for c in claims])
     if args.format == "json":
-        print(json.dumps({"schema": "specmodel-claims/1", "claims": rows}, indent=2))
+        print(
+            json.dumps({"schema": "specmodel-claims/1", "claims": rows, "prose": prose}, indent=2)
+        )
     else:
         for r in rows:
             print(r["id"])
@@ -136,5 +140,6 @@ def run_claims(args: argparse.Namespace) -> int:
                     + ("" if r["status"] == "ok" else f"  <-- {r['status']}")
                 )
             print(f"    cited in: {', '.join(r['cited']) or '(not cited in ' + args.docs + ')'}")
+        print("\n".join(prose_lines))
     bad = [r for r in rows if r["status"] not in ("ok", "refuted by the kernel model")]
-    return 1 if bad else 0
+    return 1 if bad or not prose_ok else 0

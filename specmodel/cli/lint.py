@@ -58,12 +58,44 @@ def add_lint_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.Arg
         help="text: 'path:line: kind: message' lines and a summary per file (default); "
         "json: the specmodel-lint/1 document",
     )
+    add_prose_arguments(parser)
     parser.set_defaults(handler=run_lint)
     return parser
 
 
+def add_prose_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--prose``, ``--base``, ``--strict``, ``--trace``: see :mod:`specmodel.prose.report`."""
+    group = parser.add_argument_group("prose (sentence by sentence, specmodel.prose)")
+    group.add_argument(
+        "--prose",
+        action="store_true",
+        help="judge each sentence of the field entries (an mmu.rst, a patch, an "
+        "mbox or a reply quoting a patch) against the claims instead of the "
+        "field drift; exit 1 on a refuted sentence",
+    )
+    group.add_argument(
+        "--base",
+        metavar="FILE.rst",
+        help="with --prose: apply the patch to this mmu.rst and judge the result",
+    )
+    group.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --prose: exit 1 also on ambiguous and unjudged sentences",
+    )
+    group.add_argument(
+        "--trace",
+        action="store_true",
+        help="with --prose: print the counterexample under each refuted sentence",
+    )
+
+
 def run_lint(args: argparse.Namespace) -> int:
     """Lint ``args.files``: report on stdout, input errors also on stderr; return the status."""
+    if getattr(args, "prose", False):
+        from specmodel.prose.report import run_prose
+
+        return run_prose(args)
     reports = lint_files(args.files)
     for report in reports:
         if report.error is not None:

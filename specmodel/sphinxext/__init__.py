@@ -24,7 +24,7 @@ def _add_static(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> ExtensionMetadata:
     """Register the domain, directives, roles, config values and event handlers."""
-    from specmodel.sphinxext import directives, events, roles
+    from specmodel.sphinxext import directives, events, prose, roles
     from specmodel.sphinxext.cache import specmodel_version
     from specmodel.sphinxext.domain import SpecDomain
 
@@ -71,6 +71,7 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.connect("env-before-read-docs", events.next_generation)
     app.connect("build-finished", events.report)
     app.connect("builder-inited", _add_static)
+    prose.setup(app)  # specmodel_prose: judge unmodified kernel mmu.rst files (sphinxext/prose.py)
     return {
         "version": specmodel_version(),
         "env_version": ENV_VERSION,
