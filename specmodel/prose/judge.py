@@ -57,9 +57,13 @@ def model_fingerprint() -> str:
 
     digest = hashlib.sha256()
     roots = [Path(__file__).resolve().parents[1]]
-    spec = importlib.util.find_spec("checks")
+    # The built-in claims: installed as specmodel.checks (see specmodel.claims); in a source
+    # tree used without installing, the checks/ folder beside the package.
+    spec = importlib.util.find_spec("specmodel.checks")
     if spec is not None and spec.submodule_search_locations:
         roots.extend(Path(p) for p in spec.submodule_search_locations)
+    elif (roots[0].parent / "checks").is_dir():
+        roots.append(roots[0].parent / "checks")
     for root in roots:
         for path in sorted(root.rglob("*.py")):
             if "__pycache__" in path.parts:
