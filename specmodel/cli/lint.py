@@ -38,6 +38,7 @@ from typing import Any
 
 from specmodel.errors import UnknownNameError
 from specmodel.lint import KINDS, FileReport, default_catalog, error_line, exit_code, lint_files
+from specmodel.reports import Result, github, sarif
 
 SCHEMA = "specmodel-lint/1"
 
@@ -63,10 +64,11 @@ def add_lint_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.Arg
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "github", "sarif"),
         default="text",
         help="text: 'path:line: kind: message' lines and a summary per file (default); "
-        "json: the specmodel-lint/1 document",
+        "json: the specmodel-lint/1 document; github: GitHub Actions workflow commands; "
+        "sarif: SARIF 2.1.0",
     )
     parser.set_defaults(handler=run_lint)
     return parser
@@ -85,9 +87,51 @@ def run_lint(args: argparse.Namespace) -> int:
             print(error_line(report.error), file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(render_json(reports))
+    elif args.format == "github":
+        sys.stdout.write(render_github(reports))
+    elif args.format == "sarif":
+        sys.stdout.write(render_sarif(reports))
     else:
         sys.stdout.write(render_text(reports))
     return exit_code(reports)
+
+
+def results(reports: Iterable[FileReport]) -> list[Result]:
+    """Findings and input errors as :class:`specmodel.reports.Result` records."""
+    found: list[Result] = []
+    for report in reports:
+        if report.error is not None:
+            found.append(
+                Result(
+                    report.path,
+                    report.error.line,
+                    "error",
+                    "lint-input-error",
+                    "not checked",
+                    report.error.message,
+                )
+            )
+        for f in report.findings:
+            title = f"{f.kind} {f.field}" + (f" ({report.kernel})" if report.kernel else "")
+            found.append(Result(report.path, f.line, "error", f"lint-{f.kind}", title, f.message))
+    return found
+
+
+def render_github(reports: Sequence[FileReport]) -> str:
+    """GitHub Actions workflow commands, one per finding, then a summary line."""
+    drift = sum(1 for r in reports if r.exit_code == 1)
+    errors = sum(1 for r in reports if r.exit_code == 2)
+    summary = f"specmodel lint: {len(reports)} file(s), {drift} with drift, {errors} not checked"
+    return github(results(reports), summary)
+
+
+def render_sarif(reports: Sequence[FileReport]) -> str:
+    """A SARIF 2.1.0 log of the findings."""
+    from specmodel import __version__
+
+    return sarif(
+        results(reports), version=__version__, exit_code=exit_code(reports), tool="specmodel lint"
+    )
 
 
 def render_text(reports: Iterable[FileReport]) -> str:
