@@ -64,6 +64,20 @@ def argtype(name: str, check: Check) -> Callable[[str], Given]:
     return convert
 
 
+def value_type(name: str) -> Callable[[str], object]:
+    """Like :func:`argtype` for the config value ``name``, but returns the plain value
+    (``None`` for ``none``), for flags whose handler reads the value directly."""
+    from specmodel.sphinxext.config import VALUES
+
+    check = argtype(name, VALUES[name])
+
+    def convert(text: str) -> object:
+        return check(text).value
+
+    convert.__name__ = name
+    return convert
+
+
 class _PipeSafe:
     """Standard output that survives its reader going away (``specmodel check | head -1``).
 
