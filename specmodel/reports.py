@@ -318,7 +318,7 @@ def sarif(results: Sequence[Result], *, version: str, exit_code: int, tool: str)
                 "ruleId": r.rule,
                 "ruleIndex": index[r.rule],
                 "level": r.level,
-                "message": {"text": xml_safe(f"{r.title}: {r.message}")},
+                "message": {"text": terminal_safe(r.message)},
                 "locations": [{"physicalLocation": physical}],
             }
         )

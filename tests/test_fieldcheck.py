@@ -226,3 +226,14 @@ def test_coverage_follows_specmodel_kernel(tmp_path: Path) -> None:
         'extensions = ["specmodel.sphinxext"]\nspecmodel_kernel = "v6.9"\n'
     )
     assert run().returncode == 0
+
+
+def test_the_field_header_names_the_versions_that_have_the_field() -> None:
+    """The line under a spec:field heading says since when a later member exists."""
+    from specmodel.sphinxext.fieldcheck import describe_field
+
+    assert describe_field(find_field("external_spt")) == "(KvmMmuPage, void *; since ~v6.14)"
+    assert describe_field(find_field("role.level")) == (
+        "(KvmMmuPageRole, unsigned int:4 at bit 0; values 1..5)"
+    )
+    assert describe_field(find_field("gfns", "v5.10")) == "(KvmMmuPage, gfn_t *; until ~v6.0)"

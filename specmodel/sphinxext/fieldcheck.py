@@ -15,12 +15,17 @@ _PUNCT = re.compile(r"\s*([*:\[\](),])\s*")
 
 
 def describe_field(spec: FieldSpec) -> str:
-    """``(KvmMmuPageRole, unsigned int:4 at bit 0; values 1..5)``."""
+    """``(KvmMmuPageRole, unsigned int:4 at bit 0; values 1..5)``, with the kernel versions
+    that have the field when not all do (``; since ~v6.14``)."""
     text = f"({spec.model}, {spec.c_type}"
     if spec.shift is not None:
         text += f" at bit {spec.shift}"
     if spec.values is not None:
         text += f"; values {spec.values}"
+    if spec.since is not None or spec.until is not None:
+        span = [f"since ~{spec.since}"] if spec.since else []
+        span += [f"until ~{spec.until}"] if spec.until else []
+        text += "; " + " ".join(span)
     return text + ")"
 
 
