@@ -60,8 +60,11 @@ class UseAfterFree(SpecmodelError, RuntimeError):
 class LintInputError(SpecmodelError, ValueError):
     """Input to ``specmodel lint`` that cannot be read as a kernel mmu.rst."""
 
-    def __init__(self, path: str, line: int, message: str) -> None:
+    def __init__(self, path: str, line: int | None, message: str) -> None:
         self.path = path
+        #: 1-based line of the problem; None when it concerns the whole file (missing,
+        #: unreadable, a directory, empty, no field list)
         self.line = line
         self.message = message
-        super().__init__(f"{path}:{line}: {message}")
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {message}")

@@ -28,7 +28,13 @@ Malformed input (exit status 2) raises :class:`~specmodel.errors.LintInputError`
 ``|||||||`` or ``>>>>>>>``; a lone ``=======`` is a valid reST underline, so the first marker
 is always one of those three), no field-list header, a header not followed by an indented
 list, an entry line that is not ``name:``, or an indentation between column 0 and the list's.
-Line 0 means the whole file (missing or unreadable file, no header).
+A problem with the whole file (missing or unreadable, a directory, empty, no header) has no
+line: it is reported as ``path: error: ...``.
+
+``--kernel VERSION`` compares with the struct of that version (one of
+``specmodel.structs.versions.KERNELS``, default the newest): a member of another version is an
+``unknown-field`` whose message says which versions have it, and a rename is reported only
+when the version's struct has the new name.
 
 Reports are rendered (text, or JSON schema ``specmodel-lint/1``) by :mod:`specmodel.cli.lint`.
 """
@@ -66,10 +72,17 @@ class RenameInfo:
 
 @dataclass(frozen=True)
 class Catalog:
-    """What the struct has: field names in order (role bits as ``role.<bit>``) and renames."""
+    """What the struct has: field names in order (role bits as ``role.<bit>``) and renames.
+
+    ``kernel`` names the version the fields are of ('' for a hand-made catalog); ``elsewhere``
+    maps a name the struct of other versions has to the versions that have it
+    (``"since ~v6.14"``).
+    """
 
     fields: tuple[str, ...]
     renames: Mapping[str, RenameInfo] = field(default_factory=dict)
+    kernel: str = ""
+    elsewhere: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class FileReport:
     fields_total: int = 0
     findings: tuple[Finding, ...] = ()
     error: LintInputError | None = None
+    kernel: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -113,14 +127,33 @@ class FileReport:
 
 
 @functools.cache
-def default_catalog() -> Catalog:
-    """The catalog derived from the field models and :data:`specmodel.structs.renames.RENAMES`."""
-    from specmodel.structs.fields import field_specs
+def default_catalog(kernel: str | None = None) -> Catalog:
+    """The catalog of kernel version ``kernel`` (default the newest), derived from the field
+    models and :data:`specmodel.structs.renames.RENAMES`.
+
+    Raises :class:`~specmodel.errors.UnknownNameError` for a version the model does not know.
+    """
+    from specmodel.structs.fields import all_field_specs, check_kernel, field_specs
     from specmodel.structs.renames import RENAMES
 
-    names = [spec.name for model in ("KvmMmuPage", "KvmMmuPageRole") for spec in field_specs(model)]
-    renames = {r.old: RenameInfo(r.old, r.new, str(r.version), str(r.note or "")) for r in RENAMES}
-    return Catalog(tuple(dict.fromkeys(names)), renames)
+    version = check_kernel(kernel)
+    models = ("KvmMmuPage", "KvmMmuPageRole")
+    names = [spec.name for model in models for spec in field_specs(model, version)]
+    present = set(names)
+    renames = {
+        r.old: RenameInfo(r.old, r.new, str(r.version), str(r.note or ""))
+        for r in RENAMES
+        if r.old not in present
+    }
+    elsewhere: dict[str, str] = {}
+    for model in models:
+        for spec in all_field_specs(model):
+            if spec.name in present:
+                continue
+            span = [f"since ~{spec.since}"] if spec.since else []
+            span += [f"until ~{spec.until}"] if spec.until else []
+            elsewhere[spec.name] = " ".join(span) or "in other versions"
+    return Catalog(tuple(dict.fromkeys(names)), renames, version, elsewhere)
 
 
 def decode(data: bytes, path: str) -> str:
@@ -176,8 +209,14 @@ def parse_field_list(lines: Sequence[str], path: str) -> FieldList:
     """The field list's header line and entries; LintInputError when it is missing or malformed."""
     header = next((i for i, line in enumerate(lines) if " ".join(line.split()) == HEADER), None)
     if header is None:
+        if not any(line.strip() for line in lines):
+            found = "an empty file" if not lines else f"only {len(lines)} blank line(s)"
+            raise LintInputError(path, None, f"expected a line {HEADER!r}; found {found}")
         raise LintInputError(
-            path, 0, f"expected a line {HEADER!r}; found none in {len(lines)} line(s)"
+            path,
+            None,
+            f"expected a line {HEADER!r} (the field list); found no such line in "
+            f"{len(lines)} line(s)",
         )
     body = header + 1
     while body < len(lines) and not lines[body].strip():
@@ -272,6 +311,18 @@ def check(field_list: FieldList, path: str, catalog: Catalog) -> FileReport:
                 covered.add(name)
                 continue
             rename = _resolve_rename(name, catalog)
+            if rename is None and name in catalog.elsewhere:
+                version = f" of {catalog.kernel}" if catalog.kernel else ""
+                entry_findings.append(
+                    Finding(
+                        entry.line,
+                        "unknown-field",
+                        name,
+                        f"entry {name!r} names a {_owner(name, version)} does not have; it "
+                        f"exists {catalog.elsewhere[name]} (--kernel chooses the version)",
+                    )
+                )
+                continue
             if rename is not None:
                 covered.add(rename.new)
                 when = f" in {rename.version}" if rename.version else ""
@@ -318,14 +369,16 @@ def check(field_list: FieldList, path: str, catalog: Catalog) -> FileReport:
         ),
         fields_total=len(catalog.fields),
         findings=tuple(missing + entry_findings),
+        kernel=catalog.kernel,
     )
 
 
-def _owner(name: str) -> str:
-    """'bit that union kvm_mmu_page_role' or 'field that struct kvm_mmu_page' (mid-sentence)."""
+def _owner(name: str, version: str = "") -> str:
+    """'bit that union kvm_mmu_page_role' or 'field that struct kvm_mmu_page' (mid-sentence),
+    with ``version`` (' of v6.9') after the type."""
     if name.startswith("role."):
-        return "bit that union kvm_mmu_page_role"
-    return "field that struct kvm_mmu_page"
+        return f"bit that union kvm_mmu_page_role{version}"
+    return f"field that struct kvm_mmu_page{version}"
 
 
 def _resolve_rename(name: str, catalog: Catalog) -> RenameInfo | None:
@@ -350,18 +403,19 @@ def lint_text(text: str, path: str, catalog: Catalog | None = None) -> FileRepor
 
 def lint_file(path: str, catalog: Catalog | None = None) -> FileReport:
     """Lint one file. Input problems are returned in ``FileReport.error``, never raised."""
+    kernel = (catalog or default_catalog()).kernel
     try:
         if os.path.isdir(path):
-            raise LintInputError(path, 0, "expected a file; found a directory")
+            raise LintInputError(path, None, "expected a file; found a directory")
         try:
             with open(path, "rb") as stream:
                 data = stream.read()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise LintInputError(path, 0, f"expected a readable file; {reason}") from None
+            raise LintInputError(path, None, f"expected a readable file; {reason}") from None
         return lint_text(decode(data, path), path, catalog)
     except LintInputError as exc:
-        return FileReport(path=path, error=exc)
+        return FileReport(path=path, error=exc, kernel=kernel)
 
 
 def lint_files(paths: Iterable[str], catalog: Catalog | None = None) -> list[FileReport]:
@@ -373,4 +427,6 @@ def exit_code(reports: Iterable[FileReport]) -> int:
 
 
 def error_line(error: LintInputError) -> str:
-    return f"{error.path}:{error.line}: error: {error.message}"
+    """``path:line: error: message``, or ``path: error: message`` for the whole file."""
+    where = error.path if error.line is None else f"{error.path}:{error.line}"
+    return f"{where}: error: {error.message}"

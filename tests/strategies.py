@@ -15,7 +15,7 @@ def role_fields(draw: st.DrawFn) -> dict[str, int | bool]:
     quadrant = draw(st.integers(0, 1 if level == 1 else 3)) if four else 0
     direct = draw(st.booleans())
     cr0_wp = draw(st.booleans())
-    root_level = level in (4, 5) and not direct
+    five_level_root = level == 5 and not direct
     return {
         "level": level,
         "has_4_byte_gpte": four,
@@ -29,7 +29,8 @@ def role_fields(draw: st.DrawFn) -> dict[str, int | bool]:
         "smap_andnot_wp": False if cr0_wp else draw(st.booleans()),
         "ad_disabled": draw(st.booleans()),
         "guest_mode": draw(st.booleans()),
-        "passthrough": draw(st.booleans()) if root_level else False,
+        "passthrough": draw(st.booleans()) if five_level_root else False,
+        "is_mirror": draw(st.booleans()),
         "smm": draw(st.integers(0, 1)),
     }
 
@@ -54,12 +55,12 @@ def word_is_valid(word: int) -> bool:
     direct, cr0_wp = word >> 7 & 1, word >> 13 & 1
     smep, smap, passthrough, smm = word >> 14 & 1, word >> 15 & 1, word >> 18 & 1, word >> 24
     return (
-        word >> 19 & 0x1F == 0
+        word >> 20 & 0xF == 0
         and 1 <= level <= 5
         and smm <= 1
         and (quadrant == 0 or four == 1)
         and (four == 0 or level <= 2)
         and not (four and level == 1 and quadrant > 1)
         and not ((smep or smap) and cr0_wp)
-        and not (passthrough and (level < 4 or direct))
+        and not (passthrough and (level != 5 or direct))
     )

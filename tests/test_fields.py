@@ -68,21 +68,23 @@ def test_members_new_in_the_v6_7_docs_say_so() -> None:
 
 
 def test_every_role_bit_is_documented_and_two_only_in_later_docs() -> None:
-    """All bits are in the v6.7 docs; guest_mode from v6.7, passthrough from v5.19."""
+    """All bits of ~v6.9 are in the v6.7 docs; guest_mode from v6.7, passthrough from v5.19;
+    is_mirror (later) is in none."""
     specs = field_specs(KvmMmuPageRole)
-    assert all(spec.documented for spec in specs)
+    assert {spec.name for spec in specs if not spec.documented} == {"role.is_mirror"}
+    assert all(spec.documented for spec in field_specs(KvmMmuPageRole, "v6.9"))
     later = {spec.name: spec.documented_since for spec in specs if spec.documented_since}
     assert later == {"role.guest_mode": "v6.7", "role.passthrough": "v5.19"}
 
 
-def test_role_bits_tile_the_word_without_overlap_leaving_19_to_23_unused() -> None:
-    """Widths and shifts read from Bits cover bits 0-18 and 24-31 exactly once."""
+def test_role_bits_tile_the_word_without_overlap_leaving_20_to_23_unused() -> None:
+    """Widths and shifts read from Bits cover bits 0-19 and 24-31 exactly once."""
     covered: list[int] = []
     for spec in field_specs(KvmMmuPageRole):
         assert spec.width is not None and spec.shift is not None
         assert spec.c_type == f"unsigned int:{spec.width}"
         covered += range(spec.shift, spec.shift + spec.width)
-    assert sorted(covered) == [*range(19), *range(24, 32)]
+    assert sorted(covered) == [*range(20), *range(24, 32)]
 
 
 def test_role_bit_specs_carry_their_allowed_values() -> None:
@@ -118,6 +120,9 @@ def test_union_members_point_at_each_other() -> None:
         "tdp_mmu_root_count": "root_count",
         "parent_ptes": "ptep",
         "ptep": "parent_ptes",
+        "unsync_children": "external_spt",
+        "write_flooding_count": "external_spt",
+        "external_spt": "unsync_children, write_flooding_count",
     }
 
 
@@ -129,6 +134,7 @@ def test_used_by_names_the_mmu() -> None:
         "tdp_mmu_root_count",
         "ptep",
         "rcu_head",
+        "external_spt",
     }
     assert used["link"] == used["role"] == used["tdp_mmu_page"] == "both"
 
@@ -188,3 +194,55 @@ def test_values_match_compares_sets_not_spellings() -> None:
     assert not values_match("0..2", gen)
     assert values_match("1..5", find_field("role.level"))
     assert not values_match("0, 1", find_field("gfn"))
+
+
+def test_each_kernel_version_has_its_own_members() -> None:
+    """~v5.10 (source 02c00b3a2f7e) has gfns, lpage_disallowed(_link) and mmio_cached and no
+    TDP unions; ~v6.9 has the renamed members; v6.14 adds external_spt and role.is_mirror;
+    the newest adds has_mapped_host_mmio."""
+    old = {spec.name for spec in field_specs(KvmMmuPage, "v5.10")}
+    assert {"gfns", "lpage_disallowed", "lpage_disallowed_link", "mmio_cached"} <= old
+    assert not old & {"shadowed_translation", "nx_huge_page_disallowed", "ptep", "rcu_head"}
+    assert not old & {"tdp_mmu_root_count", "tdp_mmu_scheduled_root_to_zap"}
+    v69 = {spec.name for spec in field_specs(KvmMmuPage, "v6.9")}
+    assert not v69 & {"gfns", "lpage_disallowed", "external_spt", "has_mapped_host_mmio"}
+    assert {"shadowed_translation", "possible_nx_huge_page_link", "ptep"} <= v69
+    assert {spec.name for spec in field_specs(KvmMmuPage, "v6.14")} - v69 == {"external_spt"}
+    newest = {spec.name for spec in field_specs(KvmMmuPage)}
+    assert newest - v69 == {"external_spt", "has_mapped_host_mmio"}
+    bits = {spec.name for spec in field_specs(KvmMmuPageRole, "v5.10")}
+    assert {"role.gpte_is_8_bytes", "role.nxe"} <= bits
+    assert not bits & {"role.has_4_byte_gpte", "role.efer_nx", "role.passthrough"}
+    assert "role.is_mirror" not in {spec.name for spec in field_specs(KvmMmuPageRole, "v6.9")}
+    assert find_field("role.is_mirror").shift == 19
+
+
+def test_the_type_of_a_former_member_is_its_old_c_type() -> None:
+    """gfns was gfn_t *; shadowed_translation is u64 *."""
+    gfns = find_field("gfns", "v5.10")
+    assert (gfns.c_type, gfns.until, gfns.renamed_to) == (
+        "gfn_t *",
+        "v6.0",
+        "shadowed_translation",
+    )
+    assert find_field("shadowed_translation").c_type == "u64 *"
+
+
+@pytest.mark.parametrize("kernel", ["v4.19", "v6.99", "latest", ""])
+def test_an_unknown_kernel_version_names_the_known_ones(kernel: str) -> None:
+    """field_specs(kernel=...) accepts only the versions the model states."""
+    with pytest.raises(UnknownNameError) as exc:
+        field_specs(KvmMmuPage, kernel)
+    assert str(exc.value).startswith(f"unknown kernel version {kernel!r}; expected one of: ")
+    assert "v5.10, v6.14, v6.16, v6.9" in str(exc.value)
+
+
+def test_signed_c_types_have_signed_ranges() -> None:
+    """int, atomic_t and refcount_t are signed 32-bit; bool is 0..1; u8 0..255."""
+    assert find_field("clear_spte_count").c_range == range(-(2**31), 2**31)
+    assert find_field("write_flooding_count").c_range == range(-(2**31), 2**31)
+    assert find_field("tdp_mmu_root_count").c_range == range(-(2**31), 2**31)
+    assert find_field("unsync_children").c_range == range(2**32)
+    assert find_field("unsync").c_range == range(2)
+    assert find_field("mmu_valid_gen").c_range == range(256)
+    assert find_field("spt").c_range is None

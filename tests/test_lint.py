@@ -232,12 +232,24 @@ class TestMalformed:
     def test_no_header(self) -> None:
         error = error_of("Title\n=====\n\n  gfn:\n    b\n", "n.rst")
         assert (error.line, str(error)) == (
-            0,
-            f"n.rst:0: expected a line {HEADER!r}; found none in 5 line(s)",
+            None,
+            f"n.rst: expected a line {HEADER!r} (the field list); found no such line in 5 line(s)",
         )
 
     def test_empty_file(self) -> None:
-        assert "found none in 0 line(s)" in error_of("").message
+        """No line 0: an empty file is said to be empty, with no line."""
+        error = error_of("")
+        assert (error.line, error.message) == (
+            None,
+            f"expected a line {HEADER!r}; found an empty file",
+        )
+
+    def test_blank_file(self) -> None:
+        error = error_of("\n\n  \n")
+        assert (error.line, error.message) == (
+            None,
+            f"expected a line {HEADER!r}; found only 3 blank line(s)",
+        )
 
     def test_header_then_end_of_file(self) -> None:
         error = error_of(f"T\n=\n{HEADER}\n\n\n")
@@ -272,7 +284,7 @@ class TestMalformed:
         ("name", "line", "needle"),
         [
             ("conflict.rst", 7, "git merge-conflict markers; found '<<<<<<< ours'"),
-            ("no_header.rst", 0, "expected a line 'Shadow pages contain"),
+            ("no_header.rst", None, "expected a line 'Shadow pages contain"),
             ("header_at_end.rst", 4, "found the end of the file"),
             ("header_no_list.rst", 5, "expected an indented list of fields"),
             ("bad_term.rst", 7, "found 'spt'"),
@@ -289,7 +301,7 @@ class TestMalformed:
     def test_missing_file(self, tmp_path: Path) -> None:
         report = lint_file(str(tmp_path / "nope.rst"), TOY)
         assert report.error is not None
-        assert str(report.error) == f"{tmp_path}/nope.rst:0: expected a readable file; " + (
+        assert str(report.error) == f"{tmp_path}/nope.rst: expected a readable file; " + (
             "No such file or directory"
         )
 
@@ -300,14 +312,13 @@ class TestMalformed:
         monkeypatch.setattr(lint, "open", refuse, raising=False)
         report = lint_file(str(tmp_path / "locked.rst"), TOY)
         assert report.error is not None
-        assert str(report.error).endswith(
-            "locked.rst:0: expected a readable file; Permission denied"
-        )
+        assert str(report.error).endswith("locked.rst: expected a readable file; Permission denied")
 
     def test_directory(self, tmp_path: Path) -> None:
         report = lint_file(str(tmp_path), TOY)
         assert report.error is not None
         assert report.error.message == "expected a file; found a directory"
+        assert report.error.line is None
 
 
 class TestModels:
@@ -335,9 +346,7 @@ class TestModels:
         assert found == {
             ("renamed", "role.nxe"): 9,
             ("renamed", "role.gpte_is_8_bytes"): 11,
-            ("unknown-field", "role.is_mirror"): 13,
             ("renamed", "gfns"): 17,
-            ("unknown-field", "external_spt"): 24,
             ("duplicate", "gfn"): 26,
         }
         undocumented = kinds(report)["undocumented"]

@@ -45,7 +45,11 @@ class TestMalformedInput:
                 ":7: error: expected a file without git merge-conflict markers; found "
                 "'<<<<<<< ours'",
             ),
-            ("no_header.rst", f":0: error: expected a line {HEADER!r}; found none in 8 line(s)"),
+            (
+                "no_header.rst",
+                f": error: expected a line {HEADER!r} (the field list); found no such line in "
+                "8 line(s)",
+            ),
             ("header_at_end.rst", ":4: error: expected an indented list of fields"),
             ("header_no_list.rst", ":5: error: expected an indented list of fields"),
             ("bad_term.rst", ":7: error: expected a field entry 'name:' or 'name / name:'"),
@@ -58,7 +62,12 @@ class TestMalformedInput:
         result = run(path)
         assert result.returncode == 2
         assert result.stderr.startswith(f"{path}{expected}")
-        assert result.stdout == f"{path}: not checked: malformed input at line {expected[1]}\n"
+        if expected.startswith(": error: "):  # the whole file: what is wrong, and no line
+            message = expected.removeprefix(": error: ")
+            assert result.stdout.startswith(f"{path}: not checked: {message}")
+            assert ":0:" not in result.stdout + result.stderr
+        else:
+            assert result.stdout == f"{path}: not checked: malformed input at line {expected[1]}\n"
         assert_no_traceback(result)
 
     def test_nul_byte(self, tmp_path: Path) -> None:
@@ -88,8 +97,10 @@ class TestMalformedInput:
         result = run(path)
         assert result.returncode == 2
         assert result.stderr == (
-            f"{path}:0: error: expected a readable file; No such file or directory\n"
+            f"{path}: error: expected a readable file; No such file or directory\n"
         )
+        assert f"{path}: not checked: expected a readable file; No such file" in result.stdout
+        assert "malformed" not in result.stdout
         assert_no_traceback(result)
 
     def test_unreadable_path(self, tmp_path: Path) -> None:
@@ -97,12 +108,12 @@ class TestMalformedInput:
         path = tmp_path / "plain.rst" / "inside.rst"  # a file used as a folder: ENOTDIR
         result = run(path)
         assert result.returncode == 2
-        assert result.stderr == f"{path}:0: error: expected a readable file; Not a directory\n"
+        assert result.stderr == f"{path}: error: expected a readable file; Not a directory\n"
 
     def test_directory(self, tmp_path: Path) -> None:
         result = run(tmp_path)
         assert result.returncode == 2
-        assert result.stderr == f"{tmp_path}:0: error: expected a file; found a directory\n"
+        assert result.stderr == f"{tmp_path}: error: expected a file; found a directory\n"
 
     def test_no_files_is_a_usage_error(self) -> None:
         result = run()
@@ -128,10 +139,56 @@ class TestReports:
         assert f"{path}:17: renamed: entry 'gfns' names a field that struct kvm_mmu_page no " + (
             "longer has; renamed to 'shadowed_translation'"
         ) in "\n".join(lines)
-        assert f"{path}:24: unknown-field: entry 'external_spt' names a field" in result.stdout
         assert f"{path}:6: undocumented: 'mmu_valid_gen' is not described" in result.stdout
         assert lines[-1].startswith(f"{path}: drift (")
+        assert " against v6.16; " in lines[-1]
         assert all(line.startswith(f"{path}:") for line in lines)
+
+    def test_kernel_version_decides_which_members_exist(self) -> None:
+        """--kernel v6.9: external_spt and role.is_mirror are members of later kernels."""
+        path = INPUTS / "drift.rst"
+        result = run("--kernel", "v6.9", path)
+        assert result.returncode == 1
+        assert (
+            f"{path}:24: unknown-field: entry 'external_spt' names a field that struct "
+            "kvm_mmu_page of v6.9 does not have; it exists since ~v6.14 (--kernel chooses the "
+            "version)"
+        ) in result.stdout
+        assert (
+            f"{path}:13: unknown-field: entry 'role.is_mirror' names a bit that union "
+            + ("kvm_mmu_page_role of v6.9 does not have; it exists since ~v6.14")
+            in result.stdout
+        )
+        assert result.stdout.splitlines()[-1].startswith(f"{path}: drift (")
+        assert " against v6.9; " in result.stdout.splitlines()[-1]
+
+    def test_an_old_kernel_takes_the_old_names(self, tmp_path: Path) -> None:
+        """--kernel v5.10: gfns and lpage_disallowed are right, shadowed_translation is not."""
+        from specmodel.lint import default_catalog
+
+        names = default_catalog("v5.10").fields
+        assert {"gfns", "lpage_disallowed", "lpage_disallowed_link", "role.nxe"} <= set(names)
+        path = tmp_path / "old.rst"
+        entries = "".join(f"  {name}:\n    Described.\n" for name in names)
+        path.write_text(f"{HEADER}\n{entries}  shadowed_translation:\n    New.\n")
+        result = run("--kernel", "v5.10", "--format", "json", path)
+        assert result.returncode == 1, result.stdout + result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["kernel"] == "v5.10"
+        (finding,) = doc["files"][0]["findings"]
+        assert (finding["kind"], finding["field"]) == ("unknown-field", "shadowed_translation")
+        assert "exists since ~v6.0" in finding["message"]
+        assert run("--kernel", "v6.9", path).returncode == 1  # gfns is renamed there
+
+    @pytest.mark.parametrize("version", ["v4.19", "6.99", "newest"])
+    def test_an_unknown_kernel_version_is_exit_2_naming_the_known_ones(self, version: str) -> None:
+        result = run("--kernel", version, INPUTS / "drift.rst")
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"specmodel lint: error: --kernel: unknown kernel version {version!r}; expected "
+            "one of: v5.10, v6.14, v6.16, v6.9\n"
+        )
+        assert result.stdout == ""
 
     def test_clean_doc_exits_0(self, tmp_path: Path) -> None:
         from specmodel.lint import default_catalog
@@ -141,7 +198,7 @@ class TestReports:
         path.write_text(f"{HEADER}\n{entries}")
         result = run(path)
         assert (result.returncode, result.stderr) == (0, "")
-        assert result.stdout.startswith(f"{path}: no drift; ")
+        assert result.stdout.startswith(f"{path}: no drift against v6.16; ")
 
     def test_several_files_each_reported_exit_is_max(self, tmp_path: Path) -> None:
         drift, bad = INPUTS / "drift.rst", INPUTS / "conflict.rst"
@@ -151,7 +208,7 @@ class TestReports:
         assert result.stderr.splitlines() == [
             f"{bad}:7: error: expected a file without git merge-conflict markers; found "
             "'<<<<<<< ours' (1 unresolved conflict(s) in the file); resolve the merge first",
-            f"{missing}:0: error: expected a readable file; No such file or directory",
+            f"{missing}: error: expected a readable file; No such file or directory",
         ]
         summaries = [line for line in result.stdout.splitlines() if ": drift" in line or
                      ": not checked" in line]  # fmt: skip

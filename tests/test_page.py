@@ -18,7 +18,9 @@ LEAF = KvmMmuPageRole(level=1, access=7)  # indirect level-1 shadow page
 DIRECT_ROOT = KvmMmuPageRole.from_word(0x784)  # level 4, direct, ACC_ALL
 TDP_ROOT = KvmMmuPageRole(level=4, direct=True, access=7, efer_nx=True, cr0_wp=True)
 
-#: struct kvm_mmu_page members in declaration order (FACTS A, ~v6.8), both union members.
+#: struct kvm_mmu_page members in declaration order, newest layout (FACTS A with its
+#: corrections: has_mapped_host_mmio after the root_count union; write_flooding_count moved
+#: next to unsync_children in the union with external_spt), both union members.
 STRUCT_KVM_MMU_PAGE = (
     "link",
     "hash_link",
@@ -33,13 +35,15 @@ STRUCT_KVM_MMU_PAGE = (
     "shadowed_translation",
     "root_count",
     "tdp_mmu_root_count",
+    "has_mapped_host_mmio",
     "unsync_children",
+    "write_flooding_count",
+    "external_spt",
     "parent_ptes",
     "ptep",
     "unsync_child_bitmap",
     "possible_nx_huge_page_link",
     "clear_spte_count",
-    "write_flooding_count",
     "rcu_head",
 )
 
@@ -105,6 +109,8 @@ def test_every_field_can_be_given_as_a_keyword() -> None:
         "clear_spte_count": 5,
         "write_flooding_count": 2,
         "rcu_head": False,
+        "has_mapped_host_mmio": True,
+        "external_spt": False,
     }
     assert set(fields) == set(STRUCT_KVM_MMU_PAGE)
     assert KvmMmuPage(**fields).model_dump() == {**fields, "role": LEAF.model_dump()}
@@ -129,9 +135,19 @@ def test_a_tdp_root_page_can_be_given_every_tdp_member() -> None:
     [
         ({"mmu_valid_gen": 2}, "mmu_valid_gen must be 0, 1 (got 2)"),
         ({"mmu_valid_gen": -1}, "mmu_valid_gen must be 0, 1 (got -1)"),
-        ({"root_count": -1}, "root_count must be >= 0 (got -1)"),
-        ({"gfn": -1}, "gfn must be >= 0 (got -1)"),
-        ({"gfn": 2**64}, "gfn must be <= 2**64-1 (got 2**64)"),
+        ({"root_count": -1}, "root_count must be 0..2147483647 (got -1)"),
+        ({"root_count": 2**32}, "root_count must be 0..2147483647 (got 2**32)"),
+        ({"clear_spte_count": 2**31}, "clear_spte_count must be -2**31..2**31-1 (got 2**31)"),
+        ({"clear_spte_count": -(2**31) - 1}, "must be -2**31..2**31-1 (got -2147483649)"),
+        ({"unsync_children": 2**32}, "unsync_children must be 0..2**32-1 (got 2**32)"),
+        ({"mmu_valid_gen": 256}, "mmu_valid_gen must be 0, 1 (got 256)"),
+        ({"gfn": -1}, "gfn must be 0..2**64-1 (got -1)"),
+        ({"gfn": 2**64}, "gfn must be 0..2**64-1 (got 2**64)"),
+        ({"gfn": "12"}, "gfn must be an int in 0..2**64-1 (got '12')"),
+        ({"gfn": True}, "gfn must be an int in 0..2**64-1 (got True)"),
+        ({"root_count": 1.0}, "root_count must be an int in 0..2147483647 (got 1.0)"),
+        ({"unsync": 1}, "unsync must be a bool (got 1)"),
+        ({"external_spt": True}, "external_spt must be False on a shadow page"),
         ({"spt": (0,) * 511}, "spt must be at least 512 items (got 511 items)"),
         ({"spt": (0,) * 511 + (-1,)}, "spt[511] must be >= 0 (got -1)"),
         ({"spt": (2**64,) + (0,) * 511}, "spt[0] must be <= 2**64-1 (got 2**64)"),
@@ -143,10 +159,10 @@ def test_a_tdp_root_page_can_be_given_every_tdp_member() -> None:
         ({"unsync_child_bitmap": -1}, "unsync_child_bitmap must be >= 0 (got -1)"),
         ({"parent_ptes": ((1, 512),)}, "parent_ptes[0][1] must be <= 511 (got 512)"),
         ({"parent_ptes": ((-1, 0),)}, "parent_ptes[0][0] must be >= 0 (got -1)"),
-        ({"write_flooding_count": -3}, "write_flooding_count must be >= 0 (got -3)"),
+        ({"write_flooding_count": -3}, "write_flooding_count must be 0..2147483647 (got -3)"),
         ({"link": "lru"}, "link must be one of 'active_mmu_pages'"),
         ({"unsync": "maybe"}, "unsync must be a bool (got 'maybe')"),
-        ({"gfn": "x"}, "gfn must be an int (got 'x')"),
+        ({"gfn": "x"}, "gfn must be an int in 0..2**64-1 (got 'x')"),
     ],
 )
 def test_a_bad_value_is_rejected_naming_field_allowed_and_given(
@@ -271,9 +287,48 @@ def test_every_valid_role_makes_a_valid_fresh_shadow_page(
         assert page.is_root == is_root
 
 
-def test_assignment_is_not_validated_and_a_dump_revalidates() -> None:
-    """The explorer mutates pages freely; model_validate(model_dump()) rechecks them."""
+def test_assignment_is_validated_like_construction() -> None:
+    """page.root_count = 2**32 raises naming the field, the range and the value; the page keeps
+    its old value; a good assignment is checked against the page's rules too."""
     page = KvmMmuPage(role=LEAF, gfn=0)
-    page.mmu_valid_gen = 5
-    with pytest.raises(ValidationError, match="mmu_valid_gen must be 0, 1"):
-        KvmMmuPage.model_validate(page.model_dump())
+    with pytest.raises(ValidationError) as exc:
+        page.root_count = 2**32
+    assert "root_count must be 0..2147483647 (got 2**32)" in str(exc.value)
+    assert page.root_count == 0
+    with pytest.raises(ValidationError) as exc:
+        page.tdp_mmu_root_count = 1
+    assert "tdp_mmu_root_count must be None on a shadow page" in str(exc.value)
+    assert page.tdp_mmu_root_count is None and "tdp_mmu_root_count" not in page.model_fields_set
+    with pytest.raises(ValidationError, match="mmu_valid_gen must be 0, 1 \\(got 5\\)"):
+        page.mmu_valid_gen = 5
+    page.root_count = 3
+    assert page.root_count == 3 and page.mmu_valid_gen == 0 and page.link == "active_mmu_pages"
+
+
+def test_a_role_level_of_true_is_not_level_1() -> None:
+    """Strict ints: True is rejected where an int is expected, even inside a role mapping."""
+    message = _error(role={"level": True}, gfn=0)
+    assert "role.level must be an int in 1..5 (got True)" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [
+        ("root_count", 0, 2**31 - 1),
+        ("clear_spte_count", -(2**31), 2**31 - 1),
+        ("write_flooding_count", 0, 2**31 - 1),
+        ("unsync_children", 0, 2**32 - 1),
+        ("gfn", 0, 2**64 - 1),
+    ],
+)
+def test_the_ends_of_each_range_are_accepted_and_one_past_them_rejected(
+    name: str, low: int, high: int
+) -> None:
+    """Ranges follow the C type (or the model's narrower values) exactly, at both ends."""
+    base: dict[str, Any] = {"role": LEAF, "gfn": 0}
+    for value in (low, high):
+        if name == "unsync_children":
+            continue  # bound to the bitmap's popcount; the range itself is tested above
+        assert getattr(KvmMmuPage(**{**base, name: value}), name) == value
+    for value in (low - 1, high + 1):
+        assert f"{name} must be" in _error(**{**base, name: value})

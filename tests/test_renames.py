@@ -10,13 +10,24 @@ from specmodel.structs.renames import RENAMES, Rename, rename_of, renames_to
 
 
 def test_the_known_renames_are_listed() -> None:
-    """gfns, gpte_is_8_bytes, nxe and lpage_disallowed map to today's names."""
+    """gfns, gpte_is_8_bytes, nxe, lpage_disallowed and lpage_disallowed_link map to today's
+    names (FACTS A correction: the two NX renames came together)."""
     assert {(r.old, r.new) for r in RENAMES} == {
         ("gfns", "shadowed_translation"),
         ("role.gpte_is_8_bytes", "role.has_4_byte_gpte"),
         ("role.nxe", "role.efer_nx"),
         ("lpage_disallowed", "nx_huge_page_disallowed"),
+        ("lpage_disallowed_link", "possible_nx_huge_page_link"),
     }
+
+
+def test_gfns_to_shadowed_translation_also_changed_the_type() -> None:
+    """gfn_t * became u64 * (gfn plus guest access); the NX renames kept their types."""
+    gfns = rename_of("gfns")
+    assert gfns is not None and (gfns.old_type, gfns.new_type) == ("gfn_t *", "u64 *")
+    assert gfns.type_changed
+    link = rename_of("lpage_disallowed_link")
+    assert link is not None and link.version == "~v6.0" and not link.type_changed
 
 
 def test_rename_of_finds_a_rename_by_its_old_name() -> None:

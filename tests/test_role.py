@@ -78,9 +78,9 @@ def test_a_word_is_accepted_exactly_when_valid_and_then_round_trips(word: int) -
             KvmMmuPageRole.from_word(word)
 
 
-@given(st.sampled_from(range(19, 24)))
+@given(st.sampled_from(range(20, 24)))
 def test_a_word_with_an_unused_bit_is_rejected_naming_the_bit(bit: int) -> None:
-    """Bits 19-23 belong to no field; the message lists the ones set."""
+    """Bits 20-23 belong to no field (19 is is_mirror); the message lists the ones set."""
     with pytest.raises(ValidationError) as exc:
         KvmMmuPageRole.from_word(0x784 | 1 << bit)
     assert f"bits {bit} set" in str(exc.value)
@@ -93,7 +93,7 @@ def test_a_word_with_an_unused_bit_is_rejected_naming_the_bit(bit: int) -> None:
         (2**32, "role.word must be 0..0xffffffff (got 0x100000000)"),
         ("0x784", "role.word must be an int (got '0x784')"),
         (True, "role.word must be an int (got True)"),
-        (0x784 | 0x3 << 19, "bits 19, 20 set"),
+        (0x784 | 0x3 << 20, "bits 20, 21 set"),
     ],
 )
 def test_a_word_that_is_not_a_32_bit_int_is_rejected(word: object, expected: str) -> None:
@@ -132,8 +132,10 @@ def test_an_out_of_range_bit_value_is_rejected_naming_bit_allowed_and_given(
     fields = {"level": 1, name: value}
     with pytest.raises(ValidationError) as exc:
         KvmMmuPageRole(**fields)
-    shown = value if value < 2**16 else format_int(value)
-    assert f"role.{name} must be {_ALLOWED[name][2]} (got {shown})" in str(exc.value)
+    shown = value if abs(value) < 2**16 else format_int(value)
+    # strict bools: a one-bit bool field names its type, not 0, 1 (True is not 1 here)
+    allowed = "a bool" if name in ("direct", "invalid", "guest_mode") else _ALLOWED[name][2]
+    assert f"role.{name} must be {allowed} (got {shown})" in str(exc.value)
 
 
 @given(role_fields(), st.integers(1, 3))
@@ -179,11 +181,11 @@ def test_smep_or_smap_andnot_wp_with_cr0_wp_is_rejected(
 
 
 @given(role_fields())
-def test_passthrough_outside_an_indirect_4_or_5_level_root_is_rejected(
+def test_passthrough_outside_an_indirect_5_level_root_is_rejected(
     fields: dict[str, int | bool],
 ) -> None:
-    """passthrough needs role.level 4..5 and role.direct=0."""
-    if fields["level"] in (4, 5) and not fields["direct"]:
+    """passthrough needs role.level=5 and role.direct=0 (level 4 included: FACTS B)."""
+    if fields["level"] == 5 and not fields["direct"]:
         fields["direct"] = True
     fields["passthrough"] = True
     with pytest.raises(ValidationError) as exc:
@@ -191,6 +193,45 @@ def test_passthrough_outside_an_indirect_4_or_5_level_root_is_rejected(
     message = str(exc.value)
     assert "role.passthrough=1 requires" in message
     assert f"level={fields['level']}, direct={int(fields['direct'])}" in message
+
+
+def test_passthrough_on_a_4_level_root_is_rejected() -> None:
+    """kvm_init_shadow_npt_mmu sets passthrough only for the level-5 root, never level 4."""
+    with pytest.raises(ValidationError) as exc:
+        KvmMmuPageRole(level=4, access=ACC_ALL, passthrough=True)
+    assert "role.passthrough=1 requires a level-5 shadow root" in str(exc.value)
+    assert "(got level=4, direct=0)" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"level": True}, "role.level must be an int in 1..5 (got True)"),
+        ({"level": "1"}, "role.level must be an int in 1..5 (got '1')"),
+        ({"level": 1.0}, "role.level must be an int in 1..5 (got 1.0)"),
+        ({"level": 1, "direct": 1}, "role.direct must be a bool (got 1)"),
+        ({"level": 1, "is_mirror": "yes"}, "role.is_mirror must be a bool (got 'yes')"),
+    ],
+)
+def test_lax_coercion_is_rejected(fields: dict[str, object], expected: str) -> None:
+    """Strict types: no bool for an int, no string for an int, no 0/1 for a bool."""
+    with pytest.raises(ValidationError) as exc:
+        KvmMmuPageRole(**fields)
+    assert expected in str(exc.value)
+
+
+def test_the_role_is_frozen_so_an_assignment_is_rejected() -> None:
+    """The role is a hash key: changing a bit in place raises instead of corrupting lookups."""
+    role = KvmMmuPageRole(level=1)
+    with pytest.raises(ValidationError, match="frozen"):
+        role.level = 9  # type: ignore[misc]
+    assert role.level == 1
+
+
+def test_is_mirror_is_bit_19() -> None:
+    """is_mirror (~v6.14) packs into bit 19 and unpacks from it."""
+    role = KvmMmuPageRole.from_word(0x784 | 1 << 19)
+    assert role.is_mirror and role.word == 0x784 | 1 << 19
 
 
 def test_passthrough_on_a_5_level_shadow_npt_root_is_accepted() -> None:

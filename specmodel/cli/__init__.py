@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from specmodel.sphinxext.config import Check
 
 DESCRIPTION = """\
 Keep KVM's documentation of struct kvm_mmu_page honest: run the spec checks of a docs tree,
@@ -22,6 +28,98 @@ examples:
   specmodel claims
 
 'specmodel COMMAND --help' explains each command."""
+
+
+@dataclass(frozen=True)
+class Given:
+    """A flag's validated value (``None`` when the user wrote ``none``: no limit)."""
+
+    value: object
+
+
+def _parse(text: str) -> object:
+    word = text.strip()
+    if word.lower() == "none":
+        return None
+    for convert in (int, float):
+        try:
+            return convert(word)
+        except ValueError:
+            continue
+    return word
+
+
+def argtype(name: str, check: Check) -> Callable[[str], Given]:
+    """An argparse ``type=`` that applies the config value ``name``'s check to a flag, so the
+    command line and conf.py accept exactly the same values (errors exit 2 via argparse)."""
+
+    def convert(text: str) -> Given:
+        value = _parse(text)
+        if check.problem(value) is not None:
+            allowed = check.allowed.replace(" or None (no limit)", " or 'none' (no limit)")
+            raise argparse.ArgumentTypeError(f"expected {allowed}; got {text!r}")
+        return Given(value)
+
+    convert.__name__ = name  # argparse names the type in some messages
+    return convert
+
+
+def value_type(name: str) -> Callable[[str], object]:
+    """Like :func:`argtype` for the config value ``name``, but returns the plain value
+    (``None`` for ``none``), for flags whose handler reads the value directly."""
+    from specmodel.sphinxext.config import VALUES
+
+    check = argtype(name, VALUES[name])
+
+    def convert(text: str) -> object:
+        return check(text).value
+
+    convert.__name__ = name
+    return convert
+
+
+class _PipeSafe:
+    """Standard output that survives its reader going away (``specmodel check | head -1``).
+
+    On the first ``BrokenPipeError`` the descriptor is pointed at /dev/null, so the command
+    finishes, later writes and the interpreter's final flush succeed, and the exit status
+    stays the verdict's instead of 0 (or Python's 120 for a failed flush at exit).
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+        self.broken = False
+
+    def _close_pipe(self) -> None:
+        self.broken = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._inner.fileno())
+        finally:
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        if self.broken:
+            return len(text)
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            self._close_pipe()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.broken:
+            with contextlib.suppress(BrokenPipeError, ValueError):
+                self._inner.flush()  # into /dev/null now: empties the buffer
+            return
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            self._close_pipe()
+            self.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,14 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; return its exit status (argparse exits 2 on usage errors)."""
+    """Run one subcommand; return its exit status (argparse exits 2 on usage errors).
+
+    A closed standard output (the reader of a pipe went away) never changes the status: it
+    is the verdict's, whatever the command (``set -o pipefail`` in CI relies on it).
+    """
     args = build_parser().parse_args(argv)
+    real = sys.stdout
+    guarded = _PipeSafe(real)
+    sys.stdout = guarded
     try:
         status: int = args.handler(args)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # the reader went away (``specmodel claims | head``): not an error of ours
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        guarded.flush()
+    finally:
+        sys.stdout = real
     return status

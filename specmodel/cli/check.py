@@ -12,6 +12,14 @@ Reports (``--format``):
 * ``junit``: one ``<testcase>`` per verdict (``classname`` the source path, ``name`` the
   kind, target and line; ``file`` and ``line`` attributes), ``<failure>`` for a divergence,
   ``<error>`` for bad input, ``<skipped>`` for skipped exploration.
+* ``github``: GitHub Actions workflow commands (``::error file=...,line=...,title=...::msg``).
+* ``sarif``: SARIF 2.1.0.
+
+The writers live in :mod:`specmodel.reports` (one rule for paths: relative to the current
+directory). With ``--output FILE`` the report goes to FILE (atomically, and always: a run
+that fails on bad input still replaces an older report) and standard output gets only the
+one-line summary. A source file that is not UTF-8 text is one ``path:line: error:`` verdict
+(exit 2), not a traceback.
 
 Exit status: 0 every check holds, 1 a divergence, 2 bad input (a directive the model cannot
 run, or sources Sphinx cannot build) or usage.
@@ -20,19 +28,22 @@ run, or sources Sphinx cannot build) or usage.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from specmodel.sphinxext.engine import CheckRun, EngineError, check_sources, summarize
+from specmodel import reports
+from specmodel.cli import argtype
+from specmodel.sphinxext.config import VALUES
 from specmodel.sphinxext.records import Verdict
 
 SCHEMA = "specmodel-check/1"
+#: Folders Sphinx never reads sources from (build output, hidden folders, virtualenvs).
+_SKIP_DIRS = frozenset({"_build", "node_modules", "__pycache__"})
 
 
 def add_check_parser(subparsers: Any) -> None:
@@ -50,17 +61,41 @@ def add_check_parser(subparsers: Any) -> None:
         default=["docs"],
         help="a source folder or one .rst file (default: docs)",
     )
-    p.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    p.add_argument(
+        "--format",
+        choices=reports.FORMATS,
+        default="text",
+        help="text (default), json (specmodel-check/1), junit, github (workflow commands) "
+        "or sarif (SARIF 2.1.0)",
+    )
     p.add_argument(
         "--output",
         metavar="FILE",
-        help="write the report here (atomically) instead of standard output",
+        help="write the report here (atomically) and print only the summary line",
     )
     p.add_argument(
         "--conf-dir",
         metavar="DIR",
         help="folder of the project's conf.py (default: PATH itself, else the "
         "nearest parent folder with a conf.py)",
+    )
+    p.add_argument(
+        "--max-states",
+        type=argtype("specmodel_max_states", VALUES["specmodel_max_states"]),
+        metavar="N",
+        help="state budget of each check (overrides specmodel_max_states; 'none': no limit)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=argtype("specmodel_time_limit", VALUES["specmodel_time_limit"]),
+        metavar="S",
+        help="seconds each check may take (overrides specmodel_time_limit; 'none': no limit)",
+    )
+    p.add_argument(
+        "--kernel",
+        type=argtype("specmodel_kernel", VALUES["specmodel_kernel"]),
+        metavar="VERSION",
+        help="kernel version spec:model coverage requires (overrides specmodel_kernel)",
     )
     p.add_argument("--fresh", action="store_true", help="ignore the previous build's state")
     p.set_defaults(handler=run_check)
@@ -77,81 +112,42 @@ def _find_conf(path: Path) -> Path | None:
 
 
 def _relative(path: str) -> str:
-    """``path`` relative to the working directory when it lies below it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path
+    """``path`` as every report shows it (:func:`specmodel.reports.display_path`)."""
+    return reports.display_path(path)
 
 
-def _line(v: Verdict) -> str:
-    return f"{_relative(v.path)}:{v.line}: {v.status}: {v.message}"
-
-
-def render_text(verdicts: list[Verdict], seconds: float) -> str:
-    lines = [_line(v) for v in verdicts if v.failed]
-    s = summarize(verdicts)
-    lines.append(
-        f"specmodel check: {s['checked']} checked, {s['held']} held, {s['diverged']} "
-        f"diverged, {s['errors']} errors, {s['skipped']} skipped; {int(s['states'])} states "
-        f"explored; {seconds:.2f} s"
-    )
-    return "\n".join(lines) + "\n"
+def render_text(verdicts: list[Verdict], seconds: float, *, color: bool = False) -> str:
+    return reports.check_text(verdicts, seconds, color=color)
 
 
 def render_json(paths: list[str], verdicts: list[Verdict], seconds: float) -> str:
-    summary: dict[str, Any] = dict(summarize(verdicts))
-    summary["wall_seconds"] = round(seconds, 3)
-    doc = {
-        "schema": SCHEMA,
-        "paths": paths,
-        "summary": summary,
-        "verdicts": [v.to_json() for v in verdicts],
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    return reports.check_json(paths, verdicts, seconds, SCHEMA)
 
 
 def render_junit(verdicts: list[Verdict], seconds: float) -> str:
-    suites = ET.Element("testsuites", name="specmodel check")
-    by_path: dict[str, list[Verdict]] = {}
-    for v in verdicts:
-        by_path.setdefault(v.path, []).append(v)
-    total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for path, group in by_path.items():
-        suite = ET.SubElement(suites, "testsuite", name=path)
-        counts = {"tests": len(group), "failures": 0, "errors": 0, "skipped": 0}
-        for v in group:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=path,
-                name=f"{v.kind} {v.target} (line {v.line})",
-                file=path,
-                line=str(v.line),
-                time=f"{v.seconds:.3f}",
-            )
-            if v.status == "diverged":
-                counts["failures"] += 1
-                el = ET.SubElement(
-                    case, "failure", message=f"{v.location}: {v.message}"[:500], type="divergence"
-                )
-                el.text = f"{v.location}: {v.message}"
-            elif v.status == "error":
-                counts["errors"] += 1
-                el = ET.SubElement(
-                    case, "error", message=f"{v.location}: {v.message}"[:500], type="bad-input"
-                )
-                el.text = f"{v.location}: {v.message}"
-            elif v.status == "skipped":
-                counts["skipped"] += 1
-                ET.SubElement(case, "skipped", message=v.message or "exploration skipped")
-        for key, value in counts.items():
-            suite.set(key, str(value))
-            total[key] += value
-    for key, value in total.items():
-        suites.set(key, str(value))
-    suites.set("time", f"{seconds:.3f}")
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    return reports.check_junit(verdicts, seconds)
+
+
+def render(fmt: str, paths: list[str], verdicts: list[Verdict], seconds: float) -> str:
+    """The report in ``fmt`` (uncoloured; the caller colours text on a terminal)."""
+    if fmt == "json":
+        return render_json(paths, verdicts, seconds)
+    if fmt == "junit":
+        return render_junit(verdicts, seconds)
+    summary = reports.check_summary(verdicts, seconds)
+    if fmt == "github":
+        return reports.github(reports.check_results(verdicts), summary)
+    if fmt == "sarif":
+        from specmodel import __version__
+
+        status = _status(verdicts)
+        return reports.sarif(
+            reports.check_results(verdicts),
+            version=__version__,
+            exit_code=status,
+            tool="specmodel check",
+        )
+    return render_text(verdicts, seconds)
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -168,7 +164,74 @@ def write_atomically(path: str, text: str) -> None:
         raise
 
 
+def _sources(path: Path) -> Iterator[Path]:
+    """The .rst files Sphinx would read under ``path`` (or ``path`` itself), sorted."""
+    if path.is_file():
+        yield path
+        return
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(".rst"):
+                yield Path(folder) / name
+
+
+def undecodable(path: Path) -> list[Verdict]:
+    """An error verdict at the first bad byte of each source that is not UTF-8 text.
+
+    Sphinx reads sources as UTF-8 and dies with a UnicodeDecodeError (no file, no line);
+    checking first gives one located error per file instead.
+    """
+    from specmodel.errors import LintInputError
+    from specmodel.lint import decode
+
+    found = []
+    for source in _sources(path):
+        try:
+            decode(source.read_bytes(), str(source))
+        except LintInputError as exc:
+            found.append(
+                Verdict(
+                    path=str(source),
+                    line=exc.line or 1,
+                    kind="markup",
+                    target=source.name,
+                    status="error",
+                    message=f"{exc.message}; Sphinx reads sources as UTF-8",
+                )
+            )
+        except OSError as exc:
+            found.append(
+                Verdict(
+                    path=str(source),
+                    line=1,
+                    kind="markup",
+                    target=source.name,
+                    status="error",
+                    message=f"expected a readable file; {exc.strerror or type(exc).__name__}",
+                )
+            )
+    return found
+
+
+def _status(verdicts: list[Verdict]) -> int:
+    if any(v.status == "error" for v in verdicts):
+        return 2
+    return 1 if any(v.failed for v in verdicts) else 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    given = {
+        "specmodel_max_states": args.max_states,
+        "specmodel_time_limit": args.time_limit,
+        "specmodel_kernel": args.kernel,
+    }
+    return {name: value.value for name, value in given.items() if value is not None}
+
+
 def run_check(args: argparse.Namespace) -> int:
+    from specmodel.sphinxext.engine import CheckRun, EngineError, check_sources
+
     start = time.perf_counter()
     runs: list[CheckRun] = []
     verdicts: list[Verdict] = []
@@ -177,37 +240,43 @@ def run_check(args: argparse.Namespace) -> int:
         path = Path(given)
         if not path.exists():
             print(
-                f"{given}:0: error: expected a source folder or an .rst file; found nothing",
+                f"{given}: error: expected a source folder or an .rst file; found nothing",
                 file=sys.stderr,
             )
             return 2
+        bad = undecodable(path)
+        if bad:
+            verdicts.extend(bad)
+            continue
         conf = Path(args.conf_dir) if args.conf_dir else _find_conf(path.resolve())
         if progress:
             print(f"specmodel check: {given} ...", file=sys.stderr)
         try:
-            run = check_sources(path, confdir=conf, freshenv=args.fresh)
+            run = check_sources(
+                path, confdir=conf, freshenv=args.fresh, confoverrides=_overrides(args)
+            )
         except EngineError as exc:
-            print(f"specmodel check: error: {exc}", file=sys.stderr)
+            print(f"specmodel check: error: {reports.terminal_safe(str(exc))}", file=sys.stderr)
+            return 2
+        except UnicodeDecodeError as exc:  # a source the scan above did not see
+            print(f"specmodel check: error: {given}: not UTF-8 text: {exc}", file=sys.stderr)
             return 2
         runs.append(run)
         verdicts.extend(run.verdicts)
     seconds = time.perf_counter() - start
-    if args.format == "json":
-        report = render_json(list(args.paths), verdicts, seconds)
-    elif args.format == "junit":
-        report = render_junit(verdicts, seconds)
-    else:
-        report = render_text(verdicts, seconds)
+    status = _status(verdicts)
+    report = render(args.format, list(args.paths), verdicts, seconds)
     if args.output:
         try:
             write_atomically(args.output, report)
         except OSError as exc:
             print(f"specmodel check: error: cannot write {args.output}: {exc}", file=sys.stderr)
             return 2
-        if args.format != "text":
-            sys.stdout.write(render_text(verdicts, seconds))
+        color = reports.color_enabled(sys.stdout)
+        line = reports.check_summary(verdicts, seconds)
+        sys.stdout.write(reports.paint(line, "red" if status else "green", color) + "\n")
+    elif args.format == "text":
+        sys.stdout.write(render_text(verdicts, seconds, color=reports.color_enabled(sys.stdout)))
     else:
         sys.stdout.write(report)
-    if any(v.status == "error" for v in verdicts):
-        return 2
-    return 1 if any(v.failed for v in verdicts) else 0
+    return status

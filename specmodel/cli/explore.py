@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from specmodel.cli import value_type
 from specmodel.errors import SpecmodelError
 from specmodel.explorer import Exploration, ProgressInfo, explore
 from specmodel.explorer.invariants import BUILTIN, REFUTABLE
@@ -63,8 +64,16 @@ def add_explore_parser(subparsers: Any) -> None:
     )
     p.add_argument("--strategy", choices=("bfs", "random"), default="bfs")
     p.add_argument("--seed", type=int, default=0, help="seed of --strategy random")
-    p.add_argument("--max-states", type=int, metavar="N", help="state budget")
-    p.add_argument("--time-limit", type=float, metavar="S", help="time budget in seconds")
+    # the same checks as the specmodel_* conf values (specmodel/sphinxext/config.py)
+    p.add_argument(
+        "--max-states", type=value_type("specmodel_max_states"), metavar="N", help="state budget"
+    )
+    p.add_argument(
+        "--time-limit",
+        type=value_type("specmodel_time_limit"),
+        metavar="S",
+        help="time budget in seconds",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
         "--progress",

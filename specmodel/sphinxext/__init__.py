@@ -24,9 +24,10 @@ def _add_static(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> ExtensionMetadata:
     """Register the domain, directives, roles, config values and event handlers."""
-    from specmodel.sphinxext import directives, events, prose, roles
+    from specmodel.sphinxext import config, directives, events, prose, roles
     from specmodel.sphinxext.cache import specmodel_version
     from specmodel.sphinxext.domain import SpecDomain
+    from specmodel.structs.versions import DEFAULT_KERNEL
 
     app.add_config_value(
         "specmodel_cache_dir",
@@ -58,6 +59,14 @@ def setup(app: Sphinx) -> ExtensionMetadata:
         types=frozenset({bool}),
         description="Skip running checks (quick prose edits); coverage is still enforced.",
     )
+    app.add_config_value(
+        "specmodel_kernel",
+        DEFAULT_KERNEL,
+        "env",
+        types=frozenset({str}),
+        description="Kernel version whose struct kvm_mmu_page and role bits spec:model "
+        "coverage and spec:field require (default: the newest the model knows).",
+    )
     app.add_domain(SpecDomain)
     app.add_directive_to_domain("spec", "model", directives.ModelDirective)
     app.add_directive_to_domain("spec", "field", directives.FieldDirective)
@@ -66,6 +75,8 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.add_directive_to_domain("spec", "run", directives.RunDirective)
     app.add_role_to_domain("spec", "value", roles.ValueRole())
     app.add_transform(events.MarkupErrors)
+    # before every other config-inited handler (and Sphinx's own type warning, priority 800)
+    app.connect("config-inited", config.validate_config, priority=100)
     app.connect("config-inited", events.resolve_cache_dir)
     app.connect("env-get-outdated", events.outdated_by_model)
     app.connect("env-before-read-docs", events.next_generation)

@@ -180,7 +180,8 @@ class ModelDirective(SpecDirective):
         path, line = self.location()
         from specmodel.structs.fields import field_specs
 
-        fields = tuple((spec.name, spec.c_type) for spec in field_specs(name))
+        kernel = self.config.specmodel_kernel  # validated at config-inited (config.py)
+        fields = tuple((spec.name, spec.c_type) for spec in field_specs(name, kernel))
         self.domain.add(
             "models", self.env.docname, ModelDecl(name, path, line, self.env.docname, fields)
         )
@@ -202,7 +203,7 @@ class FieldDirective(SpecDirective):
 
         name = self.target
         try:
-            spec = find_field(name)
+            spec = find_field(name, self.config.specmodel_kernel)
         except UnknownNameError as exc:
             model = "KvmMmuPageRole" if name.startswith("role.") else "KvmMmuPage"
             same = [v for v in exc.valid if v.startswith("role.") == name.startswith("role.")]

@@ -14,13 +14,17 @@ from typing import Final
 from pydantic import BaseModel
 
 from specmodel.errors import UnknownNameError
-from specmodel.structs.bits import Bits, CField, UsedBy, parse_values
-from specmodel.structs.page import KvmMmuPage
-from specmodel.structs.role import KvmMmuPageRole
+from specmodel.structs.bits import C_RANGES, Bits, CField, Former, UsedBy, parse_values
+from specmodel.structs.page import FORMER_MEMBERS, KvmMmuPage
+from specmodel.structs.role import FORMER_BITS, KvmMmuPageRole
+from specmodel.structs.versions import DEFAULT_KERNEL, KERNELS, exists_in
 
 __all__ = [
+    "DEFAULT_KERNEL",
+    "KERNELS",
     "MODELS",
     "FieldSpec",
+    "check_kernel",
     "field_specs",
     "find_field",
     "parse_values",
@@ -38,6 +42,7 @@ _C_WIDTHS: Final[dict[str, int]] = {
     "u8": 8,
     "int": 32,
     "unsigned int": 32,
+    "bool": 1,
     "atomic_t": 32,
     "refcount_t": 32,
     "gfn_t": 64,
@@ -68,6 +73,40 @@ class FieldSpec:
     documented_since: str | None = None
     union: str | None = None
     config: str | None = None
+    #: first kernel version with the field (None: every version known)
+    since: str | None = None
+    #: first kernel version without it (None: still there)
+    until: str | None = None
+    #: the C type's own range (``range(0, 2)`` for bool), None for pointers and lists
+    c_range: range | None = None
+    #: for a member older kernels had: the member that took its place, if any
+    renamed_to: str | None = None
+
+    def exists_in(self, kernel: str) -> bool:
+        """Whether kernel version ``kernel`` has this field."""
+        return exists_in(kernel, self.since, self.until)
+
+
+#: Members and bits of older kernels, per model (not fields of the newest model).
+_FORMERS: Final[dict[str, tuple[Former, ...]]] = {
+    "KvmMmuPage": FORMER_MEMBERS,
+    "KvmMmuPageRole": FORMER_BITS,
+}
+
+
+def check_kernel(kernel: str | None) -> str:
+    """``kernel`` if it is one of ``KERNELS`` (None: the newest), else UnknownNameError."""
+    if kernel is None:
+        return DEFAULT_KERNEL
+    name = kernel if kernel.startswith("v") else "v" + kernel
+    if name not in KERNELS:
+        raise UnknownNameError("kernel version", kernel, KERNELS)
+    return name
+
+
+def _c_range(c_type: str) -> range | None:
+    bounds = C_RANGES.get(c_type)
+    return None if bounds is None else range(bounds[0], bounds[1] + 1)
 
 
 def _model(model: type[BaseModel] | str) -> type[BaseModel]:
@@ -101,6 +140,9 @@ def _specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
                     used_by=meta.used_by,
                     description=description,
                     documented_since=meta.documented_since,
+                    since=meta.since,
+                    until=meta.until,
+                    c_range=range(0, 1 << meta.width),
                 )
                 break
             if isinstance(meta, CField):
@@ -118,32 +160,64 @@ def _specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
                     documented_since=meta.documented_since,
                     union=meta.union,
                     config=meta.config,
+                    since=meta.since,
+                    until=meta.until,
+                    c_range=_c_range(meta.c_type),
                 )
                 break
         else:
             raise TypeError(f"{model.__name__}.{name} has neither Bits nor CField metadata")
         specs.append(spec)
+    for former in _FORMERS[model.__name__]:
+        specs.append(
+            FieldSpec(
+                model=model.__name__,
+                name=former.name,
+                c_type=former.c_type,
+                width=_C_WIDTHS.get(former.c_type),
+                shift=None,
+                values=None,
+                allowed=None,
+                documented=former.documented,
+                used_by=former.used_by,
+                description=former.description,
+                since=former.since,
+                until=former.until,
+                c_range=_c_range(former.c_type),
+                renamed_to=former.renamed_to,
+            )
+        )
     return tuple(specs)
 
 
-def field_specs(model: type[BaseModel] | str) -> tuple[FieldSpec, ...]:
-    """Every field of ``model`` (a class or its name in :data:`MODELS`), in declaration order.
+def field_specs(model: type[BaseModel] | str, kernel: str | None = None) -> tuple[FieldSpec, ...]:
+    """Every field ``model`` (a class or its name in :data:`MODELS`) has in kernel version
+    ``kernel`` (one of ``KERNELS``; default the newest), in declaration order; members
+    older kernels had come last.
 
-    Raises :class:`~specmodel.errors.UnknownNameError` for a model not in :data:`MODELS`.
+    Raises :class:`~specmodel.errors.UnknownNameError` for a model not in :data:`MODELS` or a
+    version not in ``KERNELS``.
     """
+    version = check_kernel(kernel)
+    return tuple(spec for spec in _specs(_model(model)) if spec.exists_in(version))
+
+
+def all_field_specs(model: type[BaseModel] | str) -> tuple[FieldSpec, ...]:
+    """Every field ``model`` has in any kernel version known, former ones included."""
     return _specs(_model(model))
 
 
-def find_field(name: str) -> FieldSpec:
-    """The field called ``name``: ``role.<bit>`` for a role bit, else a ``KvmMmuPage`` member.
+def find_field(name: str, kernel: str | None = None) -> FieldSpec:
+    """The field called ``name`` in ``kernel`` (default the newest): ``role.<bit>`` for a role
+    bit, else a ``KvmMmuPage`` member.
 
     Raises :class:`~specmodel.errors.UnknownNameError` listing every valid name.
     """
     model = KvmMmuPageRole if name.startswith("role.") else KvmMmuPage
-    for spec in field_specs(model):
+    for spec in field_specs(model, kernel):
         if spec.name == name:
             return spec
-    every = [spec.name for model in MODELS.values() for spec in field_specs(model)]
+    every = [spec.name for model in MODELS.values() for spec in field_specs(model, kernel)]
     raise UnknownNameError("field", name, every)
 
 

@@ -1,5 +1,9 @@
-"""``struct kvm_mmu_page`` (arch/x86/kvm/mmu/mmu_internal.h), members of ~v6.8.
+"""``struct kvm_mmu_page`` (arch/x86/kvm/mmu/mmu_internal.h): the newest layout the model knows.
 
+The members are those of the ~v6.9 source (89ea60c2c7b5) plus the later ones FACTS section A
+records (``external_spt`` ~v6.14, ``has_mapped_host_mmio`` ~v6.16); each member's ``since`` /
+``until`` (``specmodel.structs.versions``) says which kernels have it, and
+:data:`FORMER_MEMBERS` lists what older kernels had instead (~v5.10 source, 02c00b3a2f7e).
 Each member carries a :class:`~specmodel.structs.bits.CField` (C type, mmu.rst coverage, which MMU
 uses it, allowed values) that docs and lint read back from the model.
 """
@@ -8,18 +12,22 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal, NoReturn, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from specmodel.structs.bits import (
     ERROR_TYPE,
+    S32,
+    U8,
+    U32,
     U64,
     ZERO_SPT,
     Bitmap512,
     CField,
-    Count,
+    Former,
     Spt,
     SptePointer,
+    StrictBool,
 )
 from specmodel.structs.role import KvmMmuPageRole
 
@@ -42,7 +50,49 @@ _SHADOW_ONLY_AT_REST: Final[dict[str, object]] = {
 }
 
 
-class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
+#: Members older kernels had that the newest layout does not (renamed or removed).
+FORMER_MEMBERS: Final[tuple[Former, ...]] = (
+    Former(
+        "lpage_disallowed_link",
+        "struct list_head",
+        until="v6.0",
+        used_by="both",
+        documented=False,
+        renamed_to="possible_nx_huge_page_link",
+        description="same list, renamed with lpage_disallowed (a July 2022 patch, v6.0 or v6.1)",
+    ),
+    Former(
+        "mmio_cached",
+        "bool",
+        until="v6.9",  # present in ~v5.10, gone by the ~v6.9 snapshot
+        used_by="shadow",
+        documented=False,
+        description="some SPTE of the page caches an MMIO access; removed",
+    ),
+    Former(
+        "lpage_disallowed",
+        "bool",
+        until="v6.0",
+        used_by="both",
+        documented=False,
+        renamed_to="nx_huge_page_disallowed",
+        description="same meaning (no huge page because of the NX huge page mitigation); "
+        "renamed with lpage_disallowed_link (v6.0 or v6.1)",
+    ),
+    Former(
+        "gfns",
+        "gfn_t *",
+        until="v6.0",
+        used_by="shadow",
+        documented=True,
+        renamed_to="shadowed_translation",
+        description="the array of gfns became an array of gfn plus guest access (ACC_* in "
+        "the low bits): type gfn_t * -> u64 *",
+    ),
+)
+
+
+class KvmMmuPage(BaseModel, validate_assignment=True, extra="forbid"):
     """``struct kvm_mmu_page``: one page table page that KVM builds for the hardware.
 
     Union members are exclusive: a shadow page (``tdp_mmu_page=False``) has ``mmu_valid_gen``,
@@ -51,9 +101,11 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
     ``active_mmu_pages`` and in the hash, generation 0, no roots, no parents, and (when
     indirect) a zeroed ``shadowed_translation``; a TDP page starts on no list with a root count
     of 0. List heads are modelled as the name of the list the page is on, pointers as page ids.
-    Assignments are not validated (the explorer mutates pages often); call
-    ``KvmMmuPage.model_validate(page.model_dump())`` to recheck a mutated page.
-    ``model_construct()`` skips both the checks and the filling of union members.
+    Assignments are validated like construction (``page.root_count = 2**32`` raises and
+    leaves the page unchanged), the page's rules included; ints and bools are strict
+    (``level=True`` or ``gfn="12"`` is rejected) and each int member is bounded by its C type
+    (``C_RANGES`` in ``bits``). ``model_construct()`` skips both the checks and the filling of
+    union members.
     """
 
     link: Annotated[
@@ -66,17 +118,17 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
         ),
     ] = None
     hash_link: Annotated[
-        bool,
+        StrictBool,
         CField("struct hlist_node", documented=False, used_by="shadow"),
         Field(description="The page is in the VM's mmu_page_hash bucket for its gfn."),
     ] = False
     tdp_mmu_page: Annotated[
-        bool,
+        StrictBool,
         CField("bool", documented=True, used_by="both", documented_since="v6.7"),
         Field(description="The page belongs to the TDP MMU rather than the shadow MMU."),
     ] = False
     unsync: Annotated[
-        bool,
+        StrictBool,
         CField("bool", documented=True, used_by="shadow"),
         Field(
             description="The guest may have changed the table this page shadows without a "
@@ -84,7 +136,7 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
         ),
     ] = False
     mmu_valid_gen: Annotated[
-        int | None,
+        U8 | None,
         CField(
             "u8",
             documented=True,
@@ -99,16 +151,16 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
         ),
     ] = None
     tdp_mmu_scheduled_root_to_zap: Annotated[
-        bool | None,
-        CField("bool", documented=False, used_by="tdp", union="mmu_valid_gen"),
+        StrictBool | None,
+        CField("bool", documented=False, used_by="tdp", union="mmu_valid_gen", since="v6.6"),
         Field(
             description="A TDP root invalidated by the fast zap and still waiting to be "
             "zapped; None on shadow pages."
         ),
     ] = None
     nx_huge_page_disallowed: Annotated[
-        bool,
-        CField("bool", documented=False, used_by="both"),
+        StrictBool,
+        CField("bool", documented=False, used_by="both", since="v6.0"),
         Field(
             description="A huge page may not replace this page because it maps executable "
             "memory under the NX huge page mitigation."
@@ -134,39 +186,85 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
     ] = ZERO_SPT
     shadowed_translation: Annotated[
         Spt | None,
-        CField("u64 *", documented=True, used_by="shadow", documented_since="v6.7"),
+        CField("u64 *", documented=True, used_by="shadow", documented_since="v6.7", since="v6.0"),
         Field(
             description="For each SPTE, the guest gfn (above bit 12) and guest access (ACC_* "
             "in the low bits) it stands for; present only on indirect shadow pages."
         ),
     ] = None
     root_count: Annotated[
-        Count | None,
-        CField("int", documented=True, used_by="shadow", union="tdp_mmu_root_count"),
+        S32 | None,
+        CField(
+            "int",
+            documented=True,
+            used_by="shadow",
+            values="0..2147483647",
+            union="tdp_mmu_root_count",
+        ),
         Field(
             description="How many vCPU root slots (current, cached previous, PAE) point at "
-            "the page; it is not freed while above 0. None on TDP pages."
+            "the page; it is not freed while above 0 and never goes below it. None on TDP "
+            "pages."
         ),
     ] = None
     tdp_mmu_root_count: Annotated[
-        Count | None,
+        S32 | None,
         CField(
             "refcount_t",
             documented=True,
             used_by="tdp",
+            values="0..2147483647",
             documented_since="v6.7",
             union="root_count",
+            since="v5.13",
         ),
         Field(
             description="References to a TDP root (a new root holds one for its vCPU and one "
             "for the TDP MMU); None on shadow pages."
         ),
     ] = None
+    has_mapped_host_mmio: Annotated[
+        StrictBool,
+        CField("bool", documented=False, used_by="both", since="v6.16"),
+        Field(
+            description="Some SPTE of the page has mapped host MMIO memory, which the "
+            "mitigation of MMIO stale data needs to know (later kernels)."
+        ),
+    ] = False
     unsync_children: Annotated[
-        Count,
-        CField("unsigned int", documented=True, used_by="shadow"),
+        U32,
+        CField("unsigned int", documented=True, used_by="shadow", union="external_spt"),
         Field(description="How many bits of unsync_child_bitmap are set."),
     ] = 0
+    write_flooding_count: Annotated[
+        S32,
+        CField(
+            "atomic_t",
+            documented=True,
+            used_by="shadow",
+            values="0..2147483647",
+            union="external_spt",
+        ),
+        Field(
+            description="Emulated guest writes to the shadowed table since the page was last "
+            "used; upper-level pages are zapped when it reaches 3."
+        ),
+    ] = 0
+    external_spt: Annotated[
+        StrictBool,
+        CField(
+            "void *",
+            documented=False,
+            used_by="tdp",
+            union="unsync_children, write_flooding_count",
+            since="v6.14",
+        ),
+        Field(
+            description="The page has an external page table page (TDX: the copy the TDX "
+            "module keeps for a mirror page); shares storage with unsync_children and "
+            "write_flooding_count, so TDP pages only (later kernels)."
+        ),
+    ] = False
     parent_ptes: Annotated[
         tuple[SptePointer, ...] | None,
         CField("struct kvm_rmap_head", documented=True, used_by="shadow", union="ptep"),
@@ -183,6 +281,7 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
             used_by="tdp",
             documented_since="v6.7",
             union="parent_ptes",
+            since="v6.9",  # first seen in the ~v6.9 snapshot; absent in ~v5.10
         ),
         Field(
             description="The one SPTE, as (page id, index), that points at this TDP page; "
@@ -198,33 +297,47 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
     ] = 0
     possible_nx_huge_page_link: Annotated[
         Literal["possible_nx_huge_pages"] | None,
-        CField("struct list_head", documented=False, used_by="both"),
+        CField("struct list_head", documented=False, used_by="both", since="v6.0"),
         Field(
             description="possible_nx_huge_pages when zapping this page could let KVM map an "
             "NX huge page in its place; None otherwise."
         ),
     ] = None
     clear_spte_count: Annotated[
-        Count,
+        S32,
         CField("int", documented=True, used_by="shadow", config="CONFIG_X86_32"),
         Field(
             description="Bumped when a present SPTE is cleared, so lockless readers on 32-bit "
-            "hosts notice a torn read and retry."
-        ),
-    ] = 0
-    write_flooding_count: Annotated[
-        Count,
-        CField("atomic_t", documented=True, used_by="shadow"),
-        Field(
-            description="Emulated guest writes to the shadowed table since the page was last "
-            "used; upper-level pages are zapped when it reaches 3."
+            "hosts notice a torn read and retry; only compared for change, so any int."
         ),
     ] = 0
     rcu_head: Annotated[
-        bool,
-        CField("struct rcu_head", documented=False, used_by="tdp", config="CONFIG_X86_64"),
+        StrictBool,
+        CField(
+            "struct rcu_head",
+            documented=False,
+            used_by="tdp",
+            config="CONFIG_X86_64",
+            since="v5.13",
+        ),
         Field(description="The page is queued to be freed after an RCU grace period."),
     ] = False
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Validate the assignment (field and page rules); on an error the page is unchanged.
+
+        Pydantic stores the new value before the page's rules run; restore the old state so a
+        rejected assignment leaves no half-changed page behind.
+        """
+        before = dict(self.__dict__)
+        fields_set = set(self.__pydantic_fields_set__)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+            raise
 
     @property
     def is_root(self) -> bool:
@@ -265,6 +378,13 @@ class KvmMmuPage(BaseModel, validate_assignment=False, extra="forbid"):
             _fail("link must not be tdp_mmu_roots on a shadow page", self, "link")
         if self.rcu_head:
             _fail("rcu_head must be False on a shadow page", self, "rcu_head")
+        if self.external_spt:
+            _fail(
+                "external_spt must be False on a shadow page (its storage holds "
+                "unsync_children and write_flooding_count)",
+                self,
+                "external_spt",
+            )
         indirect = not self.role.direct
         if indirect and self.shadowed_translation is None:
             _fail(

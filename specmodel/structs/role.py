@@ -1,4 +1,8 @@
-"""``union kvm_mmu_page_role`` (arch/x86/include/asm/kvm_host.h), bit layout of ~v6.8.
+"""``union kvm_mmu_page_role`` (arch/x86/include/asm/kvm_host.h): the newest bit layout known.
+
+That is the ~v6.8 layout (004a0aa56ede) plus ``is_mirror`` at bit 19 (~v6.14, FACTS A and B);
+each bit's ``since``/``until`` says which kernels have it, and :data:`FORMER_BITS` lists the
+bits older kernels named differently.
 
 Each bit field declares its width and position once, with :class:`~specmodel.structs.bits.Bits`;
 ``word`` and ``from_word`` read the layout back from the field metadata.
@@ -12,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from specmodel.kernel import ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK
-from specmodel.structs.bits import ERROR_TYPE, Bits
+from specmodel.structs.bits import ERROR_TYPE, Bits, Former, StrictBool, StrictInt
 
 __all__ = [
     "ACC_ALL",
@@ -24,14 +28,35 @@ __all__ = [
     "role_bits",
 ]
 
-#: Bits 19-23 of the word belong to no field (bit 19 became ``is_mirror`` in ~v6.14).
-UNUSED_BITS: Final = tuple(range(19, 24))
+#: Bits 20-23 of the word belong to no field (bit 19 is ``is_mirror`` since ~v6.14).
+UNUSED_BITS: Final = tuple(range(20, 24))
+#: Role bits older kernels had under another name (the same bit, read differently).
+FORMER_BITS: Final[tuple[Former, ...]] = (
+    Former(
+        "role.gpte_is_8_bytes",
+        "unsigned int:1",
+        until="v5.18",
+        used_by="shadow",
+        renamed_to="role.has_4_byte_gpte",
+        description="inverted sense: the old bit was 1 for 8-byte gptes, the new one is 1 "
+        "for 4-byte gptes",
+    ),
+    Former(
+        "role.nxe",
+        "unsigned int:1",
+        until="v5.18",
+        used_by="both",
+        renamed_to="role.efer_nx",
+        description="same meaning; version approximate",
+    ),
+)
 _WORD_MAX: Final = 2**32 - 1
 #: Levels a page with 4-byte gptes can have: 1 (page tables) and 2 (the PAE roots that shadow
 #: a 32-bit guest's page directory).
 _MAX_4_BYTE_GPTE_LEVEL: Final = 2
-#: Levels of a root that passthrough may mark (the model accepts both root levels).
-_PASSTHROUGH_LEVELS: Final = (4, 5)
+#: The only level passthrough marks: a 5-level root shadowing L1's 4-level NPT
+#: (``kvm_init_shadow_npt_mmu``, FACTS B correction); never level 4.
+_PASSTHROUGH_LEVEL: Final = 5
 
 
 class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
@@ -39,7 +64,9 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
     page can be shared; KVM finds a page by ``(gfn, role.word)``, so the model is hashable.
 
     The model restricts ``smm`` to 0 and 1 (the kernel stores 8 bits but only ever uses these
-    two) and treats bits 19-23 as unused, as in ~v6.8 (before ``is_mirror``).
+    two) and treats bits 20-23 as unused. Ints and bools are strict: ``level=True`` and
+    ``direct=1`` are rejected (``from_word`` converts the bits it unpacks). The model is frozen
+    (it is a hash key), so assigning to a bit raises ``ValidationError``.
     """
 
     ACC_EXEC_MASK: ClassVar[int] = ACC_EXEC_MASK
@@ -48,20 +75,20 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
     ACC_ALL: ClassVar[int] = ACC_ALL
 
     level: Annotated[
-        int,
+        StrictInt,
         Bits(4, 0, values="1..5"),
         Field(description="Paging level of the page: 1 holds 4K PTEs, 4 and 5 are 64-bit roots."),
     ]
     has_4_byte_gpte: Annotated[
-        bool,
-        Bits(1, 4, used_by="shadow"),
+        StrictBool,
+        Bits(1, 4, used_by="shadow", since="v5.18"),
         Field(
             description="The guest uses 32-bit page table entries (no PAE); direct children "
             "inherit it from their parent."
         ),
     ] = False
     quadrant: Annotated[
-        int,
+        StrictInt,
         Bits(2, 5, used_by="shadow"),
         Field(
             description="Which slice of a 4-byte-gpte guest table this page shadows: a half "
@@ -69,7 +96,7 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         ),
     ] = 0
     direct: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 7),
         Field(
             description="The page maps a linear range of gfns rather than shadowing a guest "
@@ -77,7 +104,7 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         ),
     ] = False
     access: Annotated[
-        int,
+        StrictInt,
         Bits(3, 8),
         Field(
             description="Guest permissions granted by the parent entries, as ACC_* bits "
@@ -85,7 +112,7 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         ),
     ] = 0
     invalid: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 11),
         Field(
             description="Set once the page is zapped, or once a TDP root is invalidated; never "
@@ -93,15 +120,15 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         ),
     ] = False
     efer_nx: Annotated[
-        bool,
-        Bits(1, 12),
+        StrictBool,
+        Bits(1, 12, since="v5.18"),
         Field(
             description="The NX bit may be used in this page's entries; forced on for ordinary "
             "shadow paging and TDP, L1's EFER.NX for nested NPT, off for shadow EPT."
         ),
     ] = False
     cr0_wp: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 13),
         Field(
             description="Guest CR0.WP under shadow paging; forced to 1 for TDP and 0 for "
@@ -109,17 +136,17 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         ),
     ] = False
     smep_andnot_wp: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 14, used_by="shadow"),
         Field(description="Guest CR4.SMEP is on while CR0.WP is off; needs cr0_wp = 0."),
     ] = False
     smap_andnot_wp: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 15, used_by="shadow"),
         Field(description="Guest CR4.SMAP is on while CR0.WP is off; needs cr0_wp = 0."),
     ] = False
     ad_disabled: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 16),
         Field(
             description="Accessed/dirty bits are unavailable (EPT without A/D, or shadow EPT "
@@ -127,20 +154,29 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         ),
     ] = False
     guest_mode: Annotated[
-        bool,
+        StrictBool,
         Bits(1, 17, documented_since="v6.7"),
         Field(description="The page belongs to an MMU used while L2 (a nested guest) runs."),
     ] = False
     passthrough: Annotated[
-        bool,
-        Bits(1, 18, used_by="shadow", documented_since="v5.19"),
+        StrictBool,
+        Bits(1, 18, used_by="shadow", documented_since="v5.19", since="v5.19"),
         Field(
-            description="A root with no guest table of its own whose first entry leads to "
-            "the guest's root (5-level NPT over L1's 4-level NPT); children never have it."
+            description="A level-5 root with no guest table of its own whose first entry "
+            "leads to the guest's root (5-level NPT over L1's 4-level NPT); never level 4, "
+            "and children never have it."
+        ),
+    ] = False
+    is_mirror: Annotated[
+        StrictBool,
+        Bits(1, 19, used_by="tdp", documented=False, since="v6.14"),
+        Field(
+            description="The page belongs to a TDX mirror page table, whose changes KVM "
+            "forwards to the external copy the TDX module keeps (later kernels)."
         ),
     ] = False
     smm: Annotated[
-        int,
+        StrictInt,
         Bits(8, 24, values="0, 1"),
         Field(
             description="1 when the page serves System Management Mode, which picks the "
@@ -172,7 +208,12 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
                 f"role.word must leave unused bits {UNUSED_BITS[0]}-{UNUSED_BITS[-1]} clear "
                 f"(got {word:#010x}, bits {', '.join(map(str, unused))} set)",
             )
-        return cls.model_validate({name: bits.extract(word) for name, bits in role_bits().items()})
+        values: dict[str, int | bool] = {}
+        for name, bits in role_bits().items():
+            value = bits.extract(word)
+            # strict bools: a one-bit field unpacks to False/True, not 0/1
+            values[name] = bool(value) if _BOOL_FIELDS[name] else value
+        return cls.model_validate(values)
 
     @model_validator(mode="after")
     def _cross_bit_rules(self) -> Self:
@@ -193,10 +234,10 @@ class KvmMmuPageRole(BaseModel, frozen=True, extra="forbid"):
         for name in ("smep_andnot_wp", "smap_andnot_wp"):
             if getattr(self, name) and self.cr0_wp:
                 _fail(f"role.{name}=1 requires role.cr0_wp=0 (got cr0_wp=1)")
-        if self.passthrough and (self.level not in _PASSTHROUGH_LEVELS or self.direct):
+        if self.passthrough and (self.level != _PASSTHROUGH_LEVEL or self.direct):
             _fail(
-                "role.passthrough=1 requires a shadow root: role.level 4..5 and role.direct=0 "
-                f"(got level={self.level}, direct={int(self.direct)})"
+                "role.passthrough=1 requires a level-5 shadow root: role.level=5 and "
+                f"role.direct=0 (got level={self.level}, direct={int(self.direct)})"
             )
         return self
 
@@ -215,6 +256,9 @@ def _read_role_bits() -> dict[str, Bits]:
 
 
 _ROLE_BITS: Final = _read_role_bits()
+_BOOL_FIELDS: Final = {
+    name: KvmMmuPageRole.model_fields[name].annotation is bool for name in _ROLE_BITS
+}
 
 
 def _fail(message: str) -> NoReturn:

@@ -1,1 +1,2 @@
 extensions = ["specmodel.sphinxext"]
+specmodel_kernel = "v6.9"
