@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specmodel.errors import LintInputError, SpecmodelError
+from specmodel.lint import error_line
 from specmodel.prose.judge import (
     VERDICTS,
     ClaimRunner,
@@ -138,7 +139,8 @@ def render_text(reports: Sequence[ProseReport], table: Table, trace: bool = Fals
     out: list[str] = []
     for report in reports:
         if report.error is not None:
-            out.append(f"{report.path}: prose not checked: bad input at line {report.error.line}")
+            where = "" if report.error.line is None else f" at line {report.error.line}"
+            out.append(f"{report.path}: prose not checked: bad input{where}")
             continue
         assert report.input is not None
         out.extend(f"{report.path}:{line}: note: {msg}" for line, msg in report.input.notes)
@@ -205,15 +207,14 @@ def run_prose(args: argparse.Namespace) -> int:
 
             decode(read_bytes(base), base)
         except LintInputError as exc:
-            print(f"{exc.path}:{exc.line}: error: {exc.message}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             return 2
     runner = ClaimRunner(default_cache_dir(), progress=terminal_progress)
     reports = lint_prose(args.files, base=base, table=table, runner=runner)
     strict = bool(getattr(args, "strict", False))
     for report in reports:
         if report.error is not None:
-            e = report.error
-            print(f"{e.path}:{e.line}: error: {e.message}", file=sys.stderr)
+            print(error_line(report.error), file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(reports, table, strict, runner.ran), indent=2) + "\n")
     else:
