@@ -20,6 +20,12 @@ _BADGE = {
 }
 
 
+class pending_verdict(nodes.General, nodes.Element):
+    """Where a check's verdict box goes. Checks run after reading, in worker processes; the
+    ``doctree-resolved`` handler replaces this node by the box (attributes ``docname`` and
+    ``ident``, the check's :class:`~specmodel.sphinxext.records.Job` ident)."""
+
+
 def verdict_box(
     outcome: Outcome, *, what: str, expect: str = "holds", skipped_reason: str = ""
 ) -> nodes.container:

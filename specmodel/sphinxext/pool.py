@@ -1,0 +1,308 @@
+"""Worker processes for the checks: a fresh process per check, at most N at a time.
+
+Every ``spec:claim``, ``spec:invariant`` and ``spec:run`` runs in a process of its own, forked
+from a parent that never runs a check, so each one starts from a pristine model: a block that
+patches ``specmodel.kernel.CONSTANTS`` or any other module state changes nothing for the
+checks after it, in a serial build and under ``-j`` alike. The parent enforces the time limit
+by killing a worker that overruns it, so a block that catches ``BaseException`` in a loop, or
+calls ``os._exit()``, or crashes, is one error verdict and never a hung or aborted build.
+
+No sphinx import: the extension (``sphinx-build`` and ``specmodel check``) comes through here.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import importlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import site
+import sys
+import sysconfig
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from specmodel.sphinxext.cache import package_sources
+from specmodel.sphinxext.records import Job, Outcome
+from specmodel.sphinxext.runner import run_job, subject, time_limit_message
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
+
+
+def default_workers() -> int:
+    """Every core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: How long a worker may take to start before its time limit runs anyway.
+_STARTUP = 60.0
+
+
+def grace(limit: float) -> float:
+    """How long past its time limit a worker may take before the parent kills it: the
+    worker's own alarm fires at the limit; this only has to cover reporting the verdict."""
+    return max(1.0, 0.1 * limit)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a worker reports: the outcome and the files the check's code came from."""
+
+    outcome: Outcome
+    #: every module file the check's process had loaded that is neither in the standard
+    #: library nor in an installed distribution (site-packages), plus specmodel's sources
+    files: tuple[str, ...] = ()
+
+
+# -- inside the worker ------------------------------------------------------------------------
+
+
+@functools.cache
+def _package_files() -> tuple[str, ...]:
+    return tuple(str(p) for p in package_sources())
+
+
+@functools.cache
+def _installed_roots() -> tuple[str, ...]:
+    """Folders of the standard library and of installed distributions."""
+    roots: set[str] = set()
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(name)
+        if path:
+            roots.add(path)
+    roots.update(getattr(site, "getsitepackages", list)())
+    user = getattr(site, "getusersitepackages", lambda: "")()
+    if user:
+        roots.add(user)
+    return tuple(sorted(os.path.realpath(r) + os.sep for r in roots))
+
+
+#: ``__file__`` -> the real path when it is project code, else None (filled in the parent
+#: before it forks, so a worker only looks at the modules its check imported)
+_CLASSIFIED: dict[str, str | None] = {}
+
+
+def _project_file(module: object) -> str | None:
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str) or not path:
+        return None
+    if path not in _CLASSIFIED:
+        real = os.path.realpath(path)
+        own = not real.startswith(_installed_roots()) and os.path.isfile(real)
+        _CLASSIFIED[path] = real if own else None
+    return _CLASSIFIED[path]
+
+
+def project_modules() -> dict[str, str]:
+    """``{module name: file}`` of every loaded module that is the project's own code: not
+    the standard library, not an installed distribution, not the driving script."""
+    found: dict[str, str] = {}
+    for name, module in list(sys.modules.items()):
+        if name in ("__main__", "__mp_main__"):
+            continue
+        path = _project_file(module)
+        if path is not None:
+            found[name] = path
+    return found
+
+
+def _forget_user_modules() -> None:
+    """Drop the project's modules (claims, helpers) other than specmodel's from this process,
+    so the check imports them afresh from disk and the import is recorded as its own."""
+    for name, path in project_modules().items():
+        if not path.startswith(_PACKAGE_DIR):
+            sys.modules.pop(name, None)
+
+
+def _work(conn: Connection, job: Job) -> None:
+    """The worker: run one job, send back its Result."""
+    # Ctrl-C is the parent's to handle (it stops every worker); a block that raises
+    # KeyboardInterrupt itself is still an exception like any other
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _forget_user_modules()
+        conn.send(None)  # started: the parent's clock for the time limit runs from here
+        outcome = run_job(job)
+    except BaseException as exc:  # run_job converts everything; this is a last resort
+        outcome = Outcome(
+            "error",
+            f"{subject(job.kind, job.target)}: internal error while checking "
+            f"({type(exc).__name__}: {exc}); please report this to specmodel",
+        )
+    files = set(project_modules().values()) | set(_package_files())
+    conn.send(Result(outcome, tuple(sorted(files))))
+    conn.close()
+
+
+# -- in the parent ----------------------------------------------------------------------------
+
+
+def _context() -> Any:
+    """fork where there is one (cheap: the parent has already imported the model)."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _preload() -> None:
+    """Import the model in the parent once, so forked workers do not each import it."""
+    for name in ("pydantic", "specmodel.claims", "specmodel.explorer", "specmodel.structs"):
+        importlib.import_module(name)
+    project_modules()  # classify what is loaded now, once, for every worker
+    _package_files()
+
+
+@dataclass
+class _Running:
+    job: Job
+    process: BaseProcess
+    reader: Connection
+    started: float
+    deadline: float | None
+
+
+class Listener:
+    """Progress callbacks (the default does nothing)."""
+
+    def started(self, job: Job) -> None:
+        pass
+
+    def finished(self, job: Job, outcome: Outcome) -> None:
+        pass
+
+    def tick(self, running: Sequence[tuple[Job, float]]) -> None:
+        """Called about twice a second with each running job and its seconds so far."""
+
+
+def _death(job: Job, exitcode: int | None) -> Outcome:
+    what = subject(job.kind, job.target)
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return Outcome(
+            "error",
+            f"{what} crashed the worker process running it ({name}) before it reported a verdict",
+        )
+    return Outcome(
+        "error",
+        f"{what} ended the worker process running it (exit status {exitcode}) before it "
+        "reported a verdict; a check must not call os._exit()",
+    )
+
+
+def _receive(run: _Running) -> Result | None:
+    """Read what a worker sent: None after its start message (its time limit now runs),
+    else its Result (or an error verdict for one that died without sending one)."""
+    try:
+        message = run.reader.recv()
+    except (EOFError, OSError):
+        message = False
+    if message is None:
+        limit = run.job.time_limit
+        if limit is not None and limit > 0:
+            run.deadline = time.monotonic() + limit + grace(limit)
+        return None
+    return _finish(run, message)
+
+
+def _finish(run: _Running, result: object) -> Result:
+    """The result a worker sent, or an error verdict for one that died without sending."""
+    run.process.join(5)
+    if run.process.is_alive():  # sent its verdict but does not exit: stop it
+        run.process.kill()
+        run.process.join()
+    run.reader.close()
+    if isinstance(result, Result):
+        return result
+    return Result(_death(run.job, run.process.exitcode))
+
+
+def _stop(run: _Running) -> None:
+    run.process.kill()
+    run.process.join()
+    run.reader.close()
+
+
+def run_jobs(
+    jobs: Iterable[Job], workers: int, listener: Listener | None = None
+) -> dict[str, Result]:
+    """Run each job in a fresh worker process, at most ``workers`` at a time; results by
+    ``Job.ident``. Identical to running them one after the other in one pristine process,
+    whatever ``workers`` is."""
+    listener = listener or Listener()
+    queue = list(jobs)
+    queue.reverse()  # pop() from the end takes them in the order given
+    if not queue:
+        return {}
+    _preload()
+    # the parent's objects stay out of the workers' garbage collections, so a worker does not
+    # touch (and copy) the parent's whole heap
+    gc.freeze()
+    context = _context()
+    running: dict[Connection, _Running] = {}
+    results: dict[str, Result] = {}
+
+    def done(run: _Running, result: Result) -> None:
+        outcome = result.outcome
+        if outcome.status == "error" and not outcome.seconds:
+            outcome = _with_seconds(outcome, time.monotonic() - run.started)
+            result = Result(outcome, result.files)
+        results[run.job.ident] = result
+        listener.finished(run.job, outcome)
+
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, workers):
+                job = queue.pop()
+                reader, writer = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_work, args=(writer, job), name=f"specmodel {job.ident}"
+                )
+                process.start()
+                writer.close()  # the child holds the only write end: EOF when it dies
+                now = time.monotonic()
+                limit = job.time_limit
+                # until it reports that it started (a loaded machine may be slow to fork)
+                deadline = None if limit is None or limit <= 0 else now + limit + _STARTUP
+                running[reader] = _Running(job, process, reader, now, deadline)
+                listener.started(job)
+            deadlines = [r.deadline for r in running.values() if r.deadline is not None]
+            timeout = 0.5
+            if deadlines:
+                timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
+            for ready in multiprocessing.connection.wait(list(running), timeout):
+                assert isinstance(ready, Connection)
+                result = _receive(running[ready])
+                if result is not None:
+                    done(running.pop(ready), result)
+            now = time.monotonic()
+            for reader, run in list(running.items()):
+                if run.deadline is not None and now >= run.deadline:
+                    del running[reader]
+                    _stop(run)
+                    what = subject(run.job.kind, run.job.target)
+                    message = time_limit_message(what, run.job.time_limit)
+                    done(run, Result(Outcome("error", message)))
+            listener.tick([(r.job, now - r.started) for r in running.values()])
+    finally:
+        for run in running.values():  # an exception or Ctrl-C in the parent: stop them all
+            _stop(run)
+        gc.unfreeze()
+    return results
+
+
+def _with_seconds(outcome: Outcome, seconds: float) -> Outcome:
+    return replace(outcome, seconds=seconds)
