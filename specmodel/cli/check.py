@@ -62,7 +62,12 @@ def add_check_parser(subparsers: Any) -> None:
         help="folder of the project's conf.py (default: PATH itself, else the "
         "nearest parent folder with a conf.py)",
     )
-    p.add_argument("--fresh", action="store_true", help="ignore the previous build's state")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore the previous build's state and the result cache: run every check "
+        "again (the results are still written to the cache)",
+    )
     p.set_defaults(handler=run_check)
 
 
@@ -185,7 +190,8 @@ def run_check(args: argparse.Namespace) -> int:
         if progress:
             print(f"specmodel check: {given} ...", file=sys.stderr)
         try:
-            run = check_sources(path, confdir=conf, freshenv=args.fresh)
+            fresh = {"specmodel_fresh": True} if args.fresh else None
+            run = check_sources(path, confdir=conf, freshenv=args.fresh, confoverrides=fresh)
         except EngineError as exc:
             print(f"specmodel check: error: {exc}", file=sys.stderr)
             return 2
