@@ -46,7 +46,10 @@ def _relative(path: str) -> str:
 
 
 def _label(job: Job) -> str:
-    return f"{_relative(job.path)}:{job.line} {job.kind} {job.what or job.target}"
+    what = job.what or job.target
+    if job.kind == "invariant":
+        what = f"invariant {what}"
+    return f"{_relative(job.path)}:{job.line} {what}"
 
 
 class TerminalProgress(Listener):
@@ -100,21 +103,21 @@ class TerminalProgress(Listener):
             self._clear()
             self.stream.flush()
             return
-        parts = ", ".join(f"{_label(job)} {seconds:.0f} s" for job, seconds in running)
-        text = f"specmodel: running {parts}"
-        width = os.get_terminal_size(self.stream.fileno()).columns if self._has_fd() else 100
+        parts = ", ".join(f"{_label(job)} ({seconds:.0f} s)" for job, seconds in running)
+        text = f"specmodel: {self.done}/{self.total} done; running {parts}"
+        width = self._width()
         if len(text) > width - 1:
             text = text[: max(0, width - 4)] + "..."
         self.stream.write("\r\x1b[K" + text)
         self.stream.flush()
         self._live = True
 
-    def _has_fd(self) -> bool:
+    def _width(self) -> int:
         try:
-            os.get_terminal_size(self.stream.fileno())
+            columns = os.get_terminal_size(self.stream.fileno()).columns
         except (AttributeError, ValueError, OSError):
-            return False
-        return True
+            columns = 0
+        return columns if columns >= 20 else 80
 
     def close(self) -> None:
         self._clear()
