@@ -83,9 +83,12 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.connect("config-inited", events.resolve_cache_dir)
     app.connect("env-get-outdated", events.outdated_by_model)
     app.connect("env-before-read-docs", events.next_generation)
+    app.connect("env-before-read-docs", batch.begin)
+    app.connect("doctree-read", batch.keep_workers_busy)
     app.connect("env-updated", batch.run_pending)
     app.connect("doctree-resolved", batch.resolve_placeholders)
     app.connect("build-finished", events.report)
+    app.connect("build-finished", batch.abandon)
     app.connect("builder-inited", _add_static)
     return {
         "version": specmodel_version(),

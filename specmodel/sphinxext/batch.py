@@ -17,6 +17,7 @@ re-reads a document whose checks depend on a file that has changed since they ra
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,54 +75,139 @@ def _checks(domain: SpecDomain) -> Iterator[tuple[str, int, Check]]:
             yield docname, index, check
 
 
-def run_pending(app: Sphinx, env: BuildEnvironment) -> None:
-    """``env-updated``: give every check without an outcome one, from the cache or a worker."""
-    domain = spec_domain(env)
-    pending = [(d, i, c) for d, i, c in _checks(domain) if c.outcome is None]
-    if not pending:
-        return
-    settings = verdict_settings(app.config)
-    model = _model(domain)
-    hashes = FileHashes()
-    cache = _cache(app)
-    fresh = bypass_cache(app)
-    table: dict[str, list[Check]] = domain.data["checks"]
-    todo: list[tuple[str, int, Check]] = []
-    hints: dict[str, float] = {}
-    for docname, index, check in pending:
-        key = job_key(check.job, settings, model)
-        entry = None if fresh else cache.get(key, hashes)
-        if entry is not None:
-            outcome, deps = entry
-            table[docname][index] = Check(check.job, key, outcome, deps, cached=True)
-            continue
-        stale = cache.load(key)  # how long it took last time, to start the longest first
-        hints[check.job.ident] = stale[0].seconds if stale is not None else 0.0
-        todo.append((docname, index, Check(check.job, key)))
-    count = workers(app)
-    progress = None
-    if todo and not app.quiet:
-        progress = TerminalProgress.on_terminal(len(todo), len(pending) - len(todo), count)
-    # longest first (by the previous run), then in document order: a shorter build on N cores
-    order = sorted(todo, key=lambda t: -hints[t[2].job.ident])
-    try:
-        results = pool.run_jobs([c.job for _, _, c in order], count, progress)
-    finally:
-        if progress is not None:
-            progress.close()
-    for docname, index, check in todo:
-        result = results[check.job.ident]
-        deps = hashes.dependencies(result.files)
+class BuildState:
+    """One build's checking: the settings keys are made of, the cache, and the scheduler.
+
+    Made in the main process before reading (``env-before-read-docs``). During a serial read
+    each directive's check is looked up in the cache and, on a miss, started in a worker at
+    once (:meth:`take`), so the workers check what has been read while Sphinx reads on. Under
+    ``-j`` the directives run in forked readers, which only record their jobs; the main
+    process runs those after the merge.
+    """
+
+    def __init__(self, app: Sphinx, env: BuildEnvironment) -> None:
+        self.pid = os.getpid()
+        self.settings = verdict_settings(app.config)
+        self.model = _model(spec_domain(env))
+        self.hashes = FileHashes()
+        self.cache = _cache(app)
+        self.fresh = bypass_cache(app)
+        self.workers = workers(app)
+        self.quiet = bool(app.quiet)
+        self.progress: TerminalProgress | None = None
+        self.scheduler = pool.Scheduler(self.workers)
+        self.submitted: set[str] = set()
+        self.from_cache = 0
+
+    def lookup(self, check: Check) -> Check:
+        """The check with its key, and its outcome when the cache has a valid one."""
+        key = job_key(check.job, self.settings, self.model)
+        entry = None if self.fresh else self.cache.get(key, self.hashes)
+        if entry is None:
+            return Check(check.job, key)
+        self.from_cache += 1
+        return Check(check.job, key, entry[0], entry[1], cached=True)
+
+    def start(self, check: Check) -> None:
+        """Queue a cache miss for a worker (longest first, by the time it took last time)."""
+        if self.progress is None and not self.quiet:
+            self.progress = TerminalProgress.on_terminal(self.workers)
+            if self.progress is not None:
+                self.scheduler.listener = self.progress
+        stale = self.cache.load(check.key)
+        self.submitted.add(check.job.ident)
+        self.scheduler.submit(check.job, stale[0].seconds if stale is not None else 0.0)
+
+    def take(self, check: Check) -> Check:
+        """For a directive being read: the cached outcome, or the check started in a worker
+        (its outcome filled in after reading). Only in the process that made this state."""
+        if os.getpid() != self.pid:
+            return check
+        found = self.lookup(check)
+        if found.outcome is None:
+            self.start(found)
+        return found
+
+    def finish(self, check: Check) -> Check:
+        """The outcome of a started check (after :meth:`wait`), written back to the cache."""
+        result = self.scheduler.results[check.job.ident]
+        deps = self.hashes.dependencies(result.files)
         if result.outcome.status in ("held", "diverged"):
             # errors are not cached: most are bad input the author is about to fix, and a
             # time limit depends on the machine's load
-            cache.put(check.key, result.outcome, deps)
-        table[docname][index] = Check(check.job, check.key, result.outcome, deps)
-    for docname, index, _check in pending:
-        _record(domain, table[docname][index])
+            self.cache.put(check.key, result.outcome, deps)
+        return Check(check.job, check.key, result.outcome, deps)
+
+    def close(self) -> None:
+        self.scheduler.close()
+        if self.progress is not None:
+            self.progress.close(self.from_cache)
+            self.progress = None
 
 
-def _record(domain: SpecDomain, check: Check) -> None:
+#: The build state of each environment being built (by id), in the process that made it.
+_STATES: dict[int, BuildState] = {}
+
+
+def begin(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """``env-before-read-docs``: a new build state for this read phase."""
+    previous = _STATES.pop(id(env), None)
+    if previous is not None:
+        previous.close()
+    _STATES[id(env)] = BuildState(app, env)
+
+
+def current(env: BuildEnvironment) -> BuildState | None:
+    """The build state of ``env`` if this process made it (not in a ``-j`` reader)."""
+    state = _STATES.get(id(env))
+    return state if state is not None and state.pid == os.getpid() else None
+
+
+def keep_workers_busy(app: Sphinx, doctree: nodes.document) -> None:
+    """``doctree-read``: between documents, collect finished checks and start queued ones."""
+    if app.env is not None:
+        state = current(app.env)
+        if state is not None:
+            state.scheduler.poll()
+
+
+def run_pending(app: Sphinx, env: BuildEnvironment) -> None:
+    """``env-updated``: give every check without an outcome one, from the cache or a worker."""
+    domain = spec_domain(env)
+    state = current(env) or BuildState(app, env)
+    _STATES.pop(id(env), None)
+    table: dict[str, list[Check]] = domain.data.setdefault("checks", {})
+    try:
+        waiting: list[tuple[str, int]] = []
+        for docname, index, check in list(_checks(domain)):
+            if check.outcome is not None:
+                continue
+            if check.job.ident not in state.submitted:  # read under -j, or not looked up
+                check = state.lookup(check)
+                table[docname][index] = check
+                if check.outcome is None:
+                    state.start(check)
+            if check.outcome is None:
+                waiting.append((docname, index))
+            else:
+                record(domain, check)
+        state.scheduler.wait()
+        for docname, index in waiting:
+            table[docname][index] = state.finish(table[docname][index])
+            record(domain, table[docname][index])
+    finally:
+        state.close()
+
+
+def abandon(app: Sphinx, exception: BaseException | None) -> None:
+    """``build-finished``: stop the workers of a build that failed before its checks ran."""
+    if app.env is not None:
+        state = _STATES.pop(id(app.env), None)
+        if state is not None:
+            state.close()
+
+
+def record(domain: SpecDomain, check: Check) -> None:
     job, outcome = check.job, check.outcome
     assert outcome is not None
     domain.add_verdict(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import heapq
 import importlib
 import multiprocessing
 import multiprocessing.connection
@@ -236,72 +237,117 @@ def _stop(run: _Running) -> None:
     run.reader.close()
 
 
-def run_jobs(
-    jobs: Iterable[Job], workers: int, listener: Listener | None = None
-) -> dict[str, Result]:
-    """Run each job in a fresh worker process, at most ``workers`` at a time; results by
-    ``Job.ident``. Identical to running them one after the other in one pristine process,
-    whatever ``workers`` is."""
-    listener = listener or Listener()
-    queue = list(jobs)
-    queue.reverse()  # pop() from the end takes them in the order given
-    if not queue:
-        return {}
-    _preload()
-    # the parent's objects stay out of the workers' garbage collections, so a worker does not
-    # touch (and copy) the parent's whole heap
-    gc.freeze()
-    context = _context()
-    running: dict[Connection, _Running] = {}
-    results: dict[str, Result] = {}
+class Scheduler:
+    """Runs jobs in fresh worker processes, at most ``workers`` at a time, driven from the
+    caller's thread (no threads: forking from a threaded process is unsafe). ``submit`` and
+    ``poll`` never block for long, so the Sphinx process can keep reading documents while
+    the workers check the ones it has read; ``wait`` runs everything to the end."""
 
-    def done(run: _Running, result: Result) -> None:
+    def __init__(self, workers: int, listener: Listener | None = None) -> None:
+        self.workers = max(1, workers)
+        self.listener = listener or Listener()
+        self.results: dict[str, Result] = {}
+        self._queue: list[tuple[float, int, Job]] = []  # (-priority, order, job), a heap
+        self._running: dict[Connection, _Running] = {}
+        self._context = _context()
+        self._frozen = False
+        self._order = 0
+
+    def submit(self, job: Job, priority: float = 0.0) -> None:
+        """Queue ``job`` (higher ``priority`` first, then in the order submitted); start it
+        at once if a worker is free."""
+        heapq.heappush(self._queue, (-priority, self._order, job))
+        self._order += 1
+        self.poll()
+
+    def pending(self) -> int:
+        return len(self._queue) + len(self._running)
+
+    def _start(self, job: Job) -> None:
+        if not self._frozen:
+            _preload()
+            # the parent's objects stay out of the workers' garbage collections, so a worker
+            # does not touch (and copy) the parent's whole heap
+            gc.freeze()
+            self._frozen = True
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_work, args=(writer, job), name=f"specmodel {job.ident}"
+        )
+        process.start()
+        writer.close()  # the child holds the only write end: EOF when it dies
+        now = time.monotonic()
+        limit = job.time_limit
+        # until it reports that it started (a loaded machine may be slow to fork)
+        deadline = None if limit is None or limit <= 0 else now + limit + _STARTUP
+        self._running[reader] = _Running(job, process, reader, now, deadline)
+        self.listener.started(job)
+
+    def _done(self, run: _Running, result: Result) -> None:
         outcome = result.outcome
         if outcome.status == "error" and not outcome.seconds:
             outcome = _with_seconds(outcome, time.monotonic() - run.started)
             result = Result(outcome, result.files)
-        results[run.job.ident] = result
-        listener.finished(run.job, outcome)
+        self.results[run.job.ident] = result
+        self.listener.finished(run.job, outcome)
 
-    try:
-        while queue or running:
-            while queue and len(running) < max(1, workers):
-                job = queue.pop()
-                reader, writer = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_work, args=(writer, job), name=f"specmodel {job.ident}"
-                )
-                process.start()
-                writer.close()  # the child holds the only write end: EOF when it dies
-                now = time.monotonic()
-                limit = job.time_limit
-                # until it reports that it started (a loaded machine may be slow to fork)
-                deadline = None if limit is None or limit <= 0 else now + limit + _STARTUP
-                running[reader] = _Running(job, process, reader, now, deadline)
-                listener.started(job)
-            deadlines = [r.deadline for r in running.values() if r.deadline is not None]
-            timeout = 0.5
-            if deadlines:
-                timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
-            for ready in multiprocessing.connection.wait(list(running), timeout):
-                assert isinstance(ready, Connection)
-                result = _receive(running[ready])
-                if result is not None:
-                    done(running.pop(ready), result)
-            now = time.monotonic()
-            for reader, run in list(running.items()):
-                if run.deadline is not None and now >= run.deadline:
-                    del running[reader]
-                    _stop(run)
-                    what = subject(run.job.kind, run.job.target)
-                    message = time_limit_message(what, run.job.time_limit)
-                    done(run, Result(Outcome("error", message)))
-            listener.tick([(r.job, now - r.started) for r in running.values()])
-    finally:
-        for run in running.values():  # an exception or Ctrl-C in the parent: stop them all
+    def poll(self, timeout: float = 0.0) -> None:
+        """Start queued jobs on free workers, collect finished ones, stop overdue ones;
+        waits at most ``timeout`` seconds for a worker to report."""
+        while self._queue and len(self._running) < self.workers:
+            self._start(heapq.heappop(self._queue)[2])
+        if not self._running:
+            return
+        deadlines = [r.deadline for r in self._running.values() if r.deadline is not None]
+        if deadlines:
+            timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
+        for ready in multiprocessing.connection.wait(list(self._running), timeout):
+            assert isinstance(ready, Connection)
+            result = _receive(self._running[ready])
+            if result is not None:
+                self._done(self._running.pop(ready), result)
+        now = time.monotonic()
+        for reader, run in list(self._running.items()):
+            if run.deadline is not None and now >= run.deadline:
+                del self._running[reader]
+                _stop(run)
+                what = subject(run.job.kind, run.job.target)
+                message = time_limit_message(what, run.job.time_limit)
+                self._done(run, Result(Outcome("error", message)))
+        while self._queue and len(self._running) < self.workers:
+            self._start(heapq.heappop(self._queue)[2])
+        self.listener.tick([(r.job, now - r.started) for r in self._running.values()])
+
+    def wait(self) -> dict[str, Result]:
+        """Run every submitted job to its end; the results by ``Job.ident``."""
+        while self.pending():
+            self.poll(0.5)
+        return self.results
+
+    def close(self) -> None:
+        """Stop every worker still running (an exception or Ctrl-C in the parent)."""
+        for run in self._running.values():
             _stop(run)
-        gc.unfreeze()
-    return results
+        self._running.clear()
+        self._queue.clear()
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
+
+
+def run_jobs(
+    jobs: Iterable[Job], workers: int, listener: Listener | None = None
+) -> dict[str, Result]:
+    """Run each job in a fresh worker process, at most ``workers`` at a time, in the order
+    given; results by ``Job.ident``. Identical to running them one after the other in one
+    pristine process, whatever ``workers`` is."""
+    scheduler = Scheduler(workers, listener)
+    try:
+        for job in jobs:
+            scheduler.submit(job)
+        return scheduler.wait()
+    finally:
+        scheduler.close()
 
 
 def _with_seconds(outcome: Outcome, seconds: float) -> Outcome:

@@ -53,26 +53,29 @@ def _label(job: Job) -> str:
 
 
 class TerminalProgress(Listener):
-    """Prints to ``stream`` (a terminal) as the worker pool runs the checks."""
+    """Prints to ``stream`` (a terminal) as the worker pool runs the checks. Checks start
+    while documents are still being read, so the total grows: ``[done/started]``."""
 
-    def __init__(self, stream: TextIO, total: int, cached: int, workers: int) -> None:
+    def __init__(self, stream: TextIO, workers: int) -> None:
         self.stream = stream
-        self.total = total
+        self.workers = workers
+        self.total = 0
         self.done = 0
         self.colour = use_colour(stream)
         self._live = False
-        plural = "" if workers == 1 else "es"
-        from_cache = f" ({cached} more from the cache)" if cached else ""
-        self._print(
-            f"specmodel: running {total} checks in {workers} worker process{plural}{from_cache}"
-        )
 
     @classmethod
-    def on_terminal(cls, total: int, cached: int, workers: int) -> TerminalProgress | None:
+    def on_terminal(cls, workers: int) -> TerminalProgress | None:
         """A progress printer if stderr is a terminal, else None."""
         if not _isatty(sys.stderr):
             return None
-        return cls(sys.stderr, total, cached, workers)
+        return cls(sys.stderr, workers)
+
+    def started(self, job: Job) -> None:
+        if not self.total:
+            plural = "" if self.workers == 1 else "es"
+            self._print(f"specmodel: checking in {self.workers} worker process{plural}")
+        self.total += 1
 
     def _paint(self, text: str, status: str) -> str:
         if not self.colour:
@@ -119,6 +122,9 @@ class TerminalProgress(Listener):
             columns = 0
         return columns if columns >= 20 else 80
 
-    def close(self) -> None:
+    def close(self, from_cache: int = 0) -> None:
         self._clear()
+        if self.total:
+            cached = f", {from_cache} from the cache" if from_cache else ""
+            self._print(f"specmodel: {self.done} checks run{cached}")
         self.stream.flush()

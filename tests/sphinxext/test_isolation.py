@@ -281,13 +281,13 @@ def test_specmodel_workers_sets_the_number_of_processes(
     make_app: Any, tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[int] = []
-    real = pool.run_jobs
+    real = pool.Scheduler.__init__
 
-    def spy(jobs: Any, count: int, listener: Any = None) -> Any:
+    def spy(self: pool.Scheduler, count: int, listener: Any = None) -> None:
         seen.append(count)
-        return real(jobs, count, listener)
+        real(self, count, listener)
 
-    monkeypatch.setattr(pool, "run_jobs", spy)
+    monkeypatch.setattr(pool.Scheduler, "__init__", spy)
     src = isolation_project(tmp_path / f"workers{workers}")
     app = make_app("html", srcdir=src, freshenv=True, confoverrides={"specmodel_workers": workers})
     app.build()
