@@ -12,6 +12,7 @@ No sphinx import: the extension (``sphinx-build`` and ``specmodel check``) comes
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import heapq
@@ -24,6 +25,7 @@ import site
 import sys
 import sysconfig
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -237,6 +239,22 @@ def _stop(run: _Running) -> None:
     run.reader.close()
 
 
+#: Every scheduler with workers that may still run, so an exiting parent stops them.
+_LIVE: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit (Ctrl-C included, which skips Sphinx's build-finished): kill the workers.
+
+    Registered after multiprocessing's own exit handler, so it runs first: that one joins
+    every non-daemon child, and a worker stuck in a loop would make it wait forever.
+    (Workers are not daemons so that a check may start processes of its own.)
+    """
+    for scheduler in list(_LIVE):
+        scheduler.close()
+
+
 class Scheduler:
     """Runs jobs in fresh worker processes, at most ``workers`` at a time, driven from the
     caller's thread (no threads: forking from a threaded process is unsafe). ``submit`` and
@@ -252,6 +270,7 @@ class Scheduler:
         self._context = _context()
         self._frozen = False
         self._order = 0
+        _LIVE.add(self)
 
     def submit(self, job: Job, priority: float = 0.0) -> None:
         """Queue ``job`` (higher ``priority`` first, then in the order submitted); start it

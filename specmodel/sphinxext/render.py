@@ -55,12 +55,14 @@ def verdict_box(
         box += nodes.literal_block(
             outcome.message, outcome.message, classes=["spec-message"], language="text"
         )
+    elif outcome.trace is not None and not outcome.trace.steps:
+        box += nodes.paragraph(text="Counterexample: the initial state (no step is needed).")
     elif outcome.trace is not None:
         box += nodes.paragraph(text="Counterexample:")
         box += nodes.literal_block(
             outcome.trace.text, outcome.trace.text, classes=["spec-trace"], language="text"
         )
-    if outcome.trace is not None:
+    if outcome.trace is not None and outcome.trace.steps:
         box += timeline_node(outcome, what)
     if outcome.output:
         box += nodes.literal_block(

@@ -224,7 +224,7 @@ def _after(steps: Sequence[object]) -> str:
 def _counterexample(text: str) -> str:
     """The trace after a divergence message; a violation in the initial state has no steps."""
     if not text.strip():
-        return "\ncounterexample: none needed, the initial state already violates it"
+        return "\ncounterexample: the initial state (no step is needed)"
     return "\ncounterexample:\n" + text
 
 
@@ -273,8 +273,10 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
         message = (
             f"spec:invariant diverges from the model: the prose states that {expression!r} holds "
             f"in every state of {call}; the model violates it {_after(violation.trace.steps)}: "
-            f"{violation.message}{_counterexample(violation.trace.render())}"
+            f"{violation.message}"
         )
+        if violation.trace.steps:  # the initial state needs no counterexample
+            message += _counterexample(violation.trace.render())
     elif expect == "holds":
         message = f"spec:invariant diverges from the model: {expression!r} does not hold in {call}"
     else:

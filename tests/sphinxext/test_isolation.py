@@ -3,6 +3,10 @@ same verdicts serial and under ``-j``, and a hard time limit that no block can d
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -293,3 +297,46 @@ def test_specmodel_workers_sets_the_number_of_processes(
     app.build()
     assert seen == [workers]
     assert app.statuscode == 0
+
+
+def test_ctrl_c_stops_the_build_and_its_workers_even_without_a_time_limit(
+    tmp_path: Path,
+) -> None:
+    """The workers ignore SIGINT (the parent's to handle); the parent, interrupted, kills
+    them on its way out instead of waiting for a block that never ends."""
+    marker = tmp_path / "worker.pid"
+    src = write_project(
+        tmp_path / "interrupt",
+        {
+            "conf.py": CONF + "specmodel_time_limit = None\n",
+            "index.rst": "Loop\n====\n\n.. spec:run::\n\n"
+            "   import os\n"
+            f"   with open({str(marker)!r}, 'w') as f:\n"
+            "       f.write(str(os.getpid()))\n"
+            "   while True:\n"
+            "       pass\n",
+        },
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sphinx", "-q", str(src), str(tmp_path / "html")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.read_text(), "the worker never started"
+    worker = int(marker.read_text())
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    for _ in range(50):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its interrupted build")
