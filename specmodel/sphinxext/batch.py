@@ -97,6 +97,9 @@ class BuildState:
         self.progress: TerminalProgress | None = None
         self.scheduler = pool.Scheduler(self.workers)
         self.submitted: set[str] = set()
+        #: cache key -> ident of the job that runs it: the same check written twice (the
+        #: same claim and options in two documents) runs once
+        self.running_key: dict[str, str] = {}
         self.from_cache = 0
 
     def lookup(self, check: Check) -> Check:
@@ -114,8 +117,11 @@ class BuildState:
             self.progress = TerminalProgress.on_terminal(self.workers)
             if self.progress is not None:
                 self.scheduler.listener = self.progress
-        stale = self.cache.load(check.key)
         self.submitted.add(check.job.ident)
+        if check.key in self.running_key:
+            return
+        self.running_key[check.key] = check.job.ident
+        stale = self.cache.load(check.key)
         self.scheduler.submit(check.job, stale[0].seconds if stale is not None else 0.0)
 
     def take(self, check: Check) -> Check:
@@ -130,7 +136,7 @@ class BuildState:
 
     def finish(self, check: Check) -> Check:
         """The outcome of a started check (after :meth:`wait`), written back to the cache."""
-        result = self.scheduler.results[check.job.ident]
+        result = self.scheduler.results[self.running_key[check.key]]
         deps = self.hashes.dependencies(result.files)
         if result.outcome.status in ("held", "diverged"):
             # errors are not cached: most are bad input the author is about to fix, and a

@@ -231,3 +231,35 @@ def test_check_fresh_and_sphinx_build_minus_e_run_every_check_and_write_it_back(
     assert _runs(log) == 3  # -E: run again
     assert _cli(*sphinx, cwd=tmp_path).returncode == 0
     assert _runs(log) == 3
+
+
+COUNTING_CLAIM = """\
+from specmodel.claims import ClaimContext, claim
+
+
+@claim(statement="Counted.", scenarios=("fast_zap",), mutants=("no_yield",))
+def counted(ctx: ClaimContext) -> None:
+    with open({log!r}, "a") as log:
+        log.write("ran\\n")
+"""
+
+
+def test_the_same_check_in_two_documents_runs_once(make_app: Any, tmp_path: Path) -> None:
+    log = tmp_path / "claim.log"
+    doc = "{title}\n=====\n\n.. spec:claim:: counting.counted\n\n   Counted.\n"
+    src = _project(
+        tmp_path / "twice",
+        {
+            "counting.py": COUNTING_CLAIM.format(log=str(log)),
+            "index.rst": "Index\n=====\n\n.. toctree::\n\n   one\n   two\n",
+            "one.rst": doc.format(title="One"),
+            "two.rst": doc.format(title="Two"),
+        },
+    )
+    app = make_app("html", srcdir=src, freshenv=True)
+    app.build()
+    assert [(v.docname, v.status) for v in verdicts(app) if v.kind == "claim"] == [
+        ("one", "held"),
+        ("two", "held"),
+    ]
+    assert _runs(log) == 1
