@@ -340,3 +340,28 @@ def test_ctrl_c_stops_the_build_and_its_workers_even_without_a_time_limit(
     else:
         os.kill(worker, signal.SIGKILL)
         raise AssertionError("the worker outlived its interrupted build")
+
+
+def test_specmodel_check_reports_the_escapes_as_errors_and_exits_2(tmp_path: Path) -> None:
+    docs = write_project(
+        tmp_path / "docs",
+        {"conf.py": CONF + "specmodel_time_limit = 0.5\n", "index.rst": ESCAPES},
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "specmodel", "check", "docs"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    index = docs / "index.rst"
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        f"docs/index.rst:{line_of(index, '.. spec:run::')}: error: spec:run block ran longer "
+        "than its time limit of 0.5 s (specmodel_time_limit) and was stopped"
+    )
+    assert lines[1].startswith(f"docs/index.rst:{line_of(index, 'raise KeyboardInterrupt')}: ")
+    assert lines[-1].startswith("specmodel check: 6 checked, 1 held, 0 diverged, 5 errors")
+    assert "Traceback" not in proc.stderr
