@@ -120,12 +120,47 @@ def project_modules() -> dict[str, str]:
     return found
 
 
-def _forget_user_modules() -> None:
-    """Drop the project's modules (claims, helpers) other than specmodel's from this process,
-    so the check imports them afresh from disk and the import is recorded as its own."""
-    for name, path in project_modules().items():
-        if not path.startswith(_PACKAGE_DIR):
-            sys.modules.pop(name, None)
+@dataclass(frozen=True)
+class _Baseline:
+    """The parent's project modules, computed in the parent before it forks, so a worker
+    need not walk ``sys.modules`` (touching every module object would copy the parent's
+    memory page by page, tens of milliseconds per check)."""
+
+    count: int  #: len(sys.modules) when computed
+    files: tuple[str, ...]  #: files of the project modules loaded in the parent
+    forget: tuple[str, ...]  #: those not specmodel's own: re-imported fresh by each check
+
+
+_BASELINE = _Baseline(-1, (), ())
+
+
+def _refresh_baseline() -> None:
+    """In the parent, before a fork: recompute the baseline if modules were imported."""
+    global _BASELINE
+    if _BASELINE.count == len(sys.modules):
+        return
+    found = project_modules()
+    forget = tuple(sorted(n for n, f in found.items() if not f.startswith(_PACKAGE_DIR)))
+    _BASELINE = _Baseline(len(sys.modules), tuple(sorted(set(found.values()))), forget)
+
+
+class _ImportRecorder:
+    """A meta path finder that finds nothing and records every module name imported."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        self.names.append(fullname)
+
+    def files(self) -> set[str]:
+        found: set[str] = set()
+        for name in self.names:
+            module = sys.modules.get(name)
+            path = None if module is None else _project_file(module)
+            if path is not None:
+                found.add(path)
+        return found
 
 
 def _work(conn: Connection, job: Job) -> None:
@@ -133,8 +168,12 @@ def _work(conn: Connection, job: Job) -> None:
     # Ctrl-C is the parent's to handle (it stops every worker); a block that raises
     # KeyboardInterrupt itself is still an exception like any other
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    recorder = _ImportRecorder()
     try:
-        _forget_user_modules()
+        # the project's own modules (claims, helpers) are imported afresh from disk
+        for name in _BASELINE.forget:
+            sys.modules.pop(name, None)
+        sys.meta_path.insert(0, recorder)
         conn.send(None)  # started: the parent's clock for the time limit runs from here
         outcome = run_job(job)
     except BaseException as exc:  # run_job converts everything; this is a last resort
@@ -143,7 +182,7 @@ def _work(conn: Connection, job: Job) -> None:
             f"{subject(job.kind, job.target)}: internal error while checking "
             f"({type(exc).__name__}: {exc}); please report this to specmodel",
         )
-    files = set(project_modules().values()) | set(_package_files())
+    files = set(_BASELINE.files) | recorder.files() | set(_package_files())
     conn.send(Result(outcome, tuple(sorted(files))))
     conn.close()
 
@@ -162,7 +201,6 @@ def _preload() -> None:
     """Import the model in the parent once, so forked workers do not each import it."""
     for name in ("pydantic", "specmodel.claims", "specmodel.explorer", "specmodel.structs"):
         importlib.import_module(name)
-    project_modules()  # classify what is loaded now, once, for every worker
     _package_files()
 
 
@@ -289,6 +327,7 @@ class Scheduler:
             # does not touch (and copy) the parent's whole heap
             gc.freeze()
             self._frozen = True
+        _refresh_baseline()
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=_work, args=(writer, job), name=f"specmodel {job.ident}"
