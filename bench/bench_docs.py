@@ -138,6 +138,8 @@ def main() -> None:
                 ),
             )
             rounds.append(one_round(work))
+            raw = ", ".join(f"{k} {v:.2f}" for k, v in rounds[-1].items())
+            print(f"round {len(rounds)}: {raw}", flush=True)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     print(
         f"{cores} cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} "
