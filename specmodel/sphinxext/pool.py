@@ -163,8 +163,34 @@ class _ImportRecorder:
         return found
 
 
-def _work(conn: Connection, job: Job) -> None:
+#: libc, loaded in the parent (Linux), for prctl(PR_SET_PDEATHSIG) in the workers
+_LIBC: Any = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_libc() -> None:
+    global _LIBC
+    if _LIBC is None and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        except (OSError, AttributeError):  # no libc to load: workers just outlive a kill -9
+            _LIBC = False
+
+
+def _die_with(parent: int) -> None:
+    """A worker is killed when its parent dies (SIGTERM or SIGKILL skip the parent's exit
+    handlers), so no orphan keeps checking after the build is gone."""
+    if _LIBC:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _work(conn: Connection, job: Job, parent: int) -> None:
     """The worker: run one job, send back its Result."""
+    _die_with(parent)
     # Ctrl-C is the parent's to handle (it stops every worker); a block that raises
     # KeyboardInterrupt itself is still an exception like any other
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -202,6 +228,7 @@ def _preload() -> None:
     for name in ("pydantic", "specmodel.claims", "specmodel.explorer", "specmodel.structs"):
         importlib.import_module(name)
     _package_files()
+    _load_libc()
 
 
 @dataclass
@@ -330,7 +357,7 @@ class Scheduler:
         _refresh_baseline()
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=_work, args=(writer, job), name=f"specmodel {job.ident}"
+            target=_work, args=(writer, job, os.getpid()), name=f"specmodel {job.ident}"
         )
         process.start()
         writer.close()  # the child holds the only write end: EOF when it dies

@@ -3,6 +3,7 @@ same verdicts serial and under ``-j``, and a hard time limit that no block can d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -299,11 +300,11 @@ def test_specmodel_workers_sets_the_number_of_processes(
     assert app.statuscode == 0
 
 
-def test_ctrl_c_stops_the_build_and_its_workers_even_without_a_time_limit(
-    tmp_path: Path,
-) -> None:
-    """The workers ignore SIGINT (the parent's to handle); the parent, interrupted, kills
-    them on its way out instead of waiting for a block that never ends."""
+@pytest.mark.parametrize("how", ["ctrl-c", "kill-9"])
+def test_an_interrupted_or_killed_build_leaves_no_worker_behind(tmp_path: Path, how: str) -> None:
+    """Ctrl-C: the workers ignore SIGINT (the parent's to handle); the parent kills them on
+    its way out instead of waiting for a block that never ends (no time limit here).
+    kill -9 of the build: each worker dies with its parent (PR_SET_PDEATHSIG)."""
     marker = tmp_path / "worker.pid"
     src = write_project(
         tmp_path / "interrupt",
@@ -328,18 +329,28 @@ def test_ctrl_c_stops_the_build_and_its_workers_even_without_a_time_limit(
         time.sleep(0.1)
     assert marker.read_text(), "the worker never started"
     worker = int(marker.read_text())
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
-    proc.communicate(timeout=30)
-    assert proc.returncode != 0
-    for _ in range(50):
-        try:
-            os.kill(worker, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
     else:
-        os.kill(worker, signal.SIGKILL)
-        raise AssertionError("the worker outlived its interrupted build")
+        os.kill(proc.pid, signal.SIGKILL)
+    alive = True
+    try:
+        proc.communicate(timeout=30)  # the pipes close when the worker is gone too
+        for _ in range(50):
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                alive = False
+                break
+            time.sleep(0.1)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    finally:
+        if alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+    assert not alive, "the worker outlived its build"
+    assert proc.returncode != 0
 
 
 def test_specmodel_check_reports_the_escapes_as_errors_and_exits_2(tmp_path: Path) -> None:
