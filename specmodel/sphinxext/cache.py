@@ -30,7 +30,7 @@ SCHEMA = "specmodel-cache/2"
 #: Configuration values that cannot change a verdict (where the cache is, how many
 #: processes run the checks, how progress is shown). Every other ``specmodel_*`` value is
 #: part of the key, including ones added later.
-NOT_VERDICT_SETTINGS = frozenset({"specmodel_cache_dir", "specmodel_workers"})
+NOT_VERDICT_SETTINGS = frozenset({"specmodel_cache_dir", "specmodel_workers", "specmodel_fresh"})
 
 
 def specmodel_version() -> str:

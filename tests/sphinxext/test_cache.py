@@ -176,6 +176,7 @@ def test_the_key_covers_every_verdict_setting_and_no_other() -> None:
         return job_key(job, verdict_settings([*base, *extra]), "model")
 
     assert key() == key(_Setting("specmodel_workers", 8), _Setting("specmodel_cache_dir", "/c"))
+    assert key() == key(_Setting("specmodel_fresh", True))
     assert key() == key(_Setting("html_theme", "alabaster"))
     assert key() != key(_Setting("specmodel_new_scenario_knob", 1))
     assert key() != job_key(job, verdict_settings(base), "another model")
@@ -218,6 +219,8 @@ def test_check_fresh_and_sphinx_build_minus_e_run_every_check_and_write_it_back(
     fresh = _cli(*check, "--fresh", cwd=tmp_path)
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     assert _runs(log) == 2
+    assert _cli(*check, cwd=tmp_path).returncode == 0
+    assert _runs(log) == 2  # a run after --fresh re-reads (the settings changed), cache hits
     # --fresh wrote its result back: a run with no environment takes it from the cache
     build = docs / "_build"
     subprocess.run(["rm", "-rf", str(build)], check=True)
