@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from docutils import nodes
 
-from specmodel.explorer.timeline import render_svg
 from specmodel.sphinxext.records import Outcome
 
 _BADGE = {
@@ -73,6 +72,10 @@ def verdict_box(
 
 def timeline_node(outcome: Outcome, what: str) -> nodes.raw:
     """The SVG timeline, inlined (HTML builders only; other builders drop raw HTML)."""
+    # imported here: the explorer is not needed to load the extension (a warm build that
+    # re-reads nothing never draws a timeline)
+    from specmodel.explorer.timeline import render_svg
+
     assert outcome.trace is not None
     svg = render_svg(outcome.trace, title=f"counterexample timeline: {what}")
     html = f'<div class="spec-timeline" style="overflow-x:auto">\n{svg}\n</div>'
