@@ -83,7 +83,8 @@ def test_specmodel_check_shows_each_check_on_a_terminal_and_nothing_in_a_pipe(
     assert status == 1, out + terminal
     assert "specmodel: checking in " in terminal
     assert "specmodel: 2 checks run" in terminal
-    lines = sorted(_finished_lines(terminal))
+    # in the order they finished, which the two workers decide: sort by what follows [n/2]
+    lines = sorted(_finished_lines(terminal), key=lambda line: line.split("] ", 1)[-1])
     assert len(lines) == 2, terminal
     assert re.fullmatch(
         r"specmodel: \[\d/2\] DIVERGED docs/index\.rst:8 spec:run block \(\d+\.\d s\)",
