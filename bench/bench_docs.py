@@ -1,6 +1,11 @@
 """Build time of the project's docs: cold, warm and after a one-line prose change, each as a
-ratio to the same docs built without specmodel's extension in the same run; then
-``specmodel check docs/`` cold and warm against ``sphinx-build`` of the same docs.
+ratio to the same docs built without specmodel's extension in the same run; the cold build
+on one worker process and on every core (``specmodel_workers``); then ``specmodel check
+docs/`` cold and warm against ``sphinx-build`` of the same docs.
+
+Wall seconds are medians of ``--runs`` rounds; each round runs every variant once, so the
+ratios compare builds made under the same load. CPU seconds (the build and its worker
+processes) are printed too: on a shared machine they move less than wall time.
 
 Usage: python bench/bench_docs.py [--runs 3]   (from the repository root)
 """
@@ -9,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -20,10 +27,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: CPU seconds of the last timed() command, its worker processes included
+LAST_CPU = [0.0]
+
+
 def timed(cmd: list[str], cwd: Path) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall
 
 
 def sphinx(src: Path, out: Path, *extra: str) -> list[str]:
@@ -40,21 +55,35 @@ def sphinx(src: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _three(work: Path, out: Path, *extra: str) -> tuple[float, float, float]:
-    """Cold (-E), warm (nothing changed) and after a one-line prose change."""
+def _three(work: Path, out: Path, *extra: str) -> tuple[float, float, float, float]:
+    """Cold (-E), warm (nothing changed), after a one-line prose change; cold CPU seconds."""
     cold = timed(sphinx(work, out, "-E", *extra), work)
+    cold_cpu = LAST_CPU[0]
     warm = timed(sphinx(work, out, *extra), work)
     index = work / "docs" / "index.rst"
     original = index.read_text()
     index.write_text(original + "\nOne more sentence of prose.\n")
     prose = timed(sphinx(work, out, *extra), work)
     index.write_text(original)
-    return cold, warm, prose
+    return cold, warm, prose, cold_cpu
 
 
 def one_round(work: Path) -> dict[str, float]:
     plain = _three(work, work / "plain", "-D", "extensions=sphinx.ext.autodoc")
     ours = _three(work, work / "html", "-D", f"specmodel_cache_dir={work / 'cache'}")
+    one = timed(
+        sphinx(
+            work,
+            work / "html1",
+            "-E",
+            "-D",
+            f"specmodel_cache_dir={work / 'cache1'}",
+            "-D",
+            "specmodel_workers=1",
+        ),
+        work,
+    )
+    one_cpu = LAST_CPU[0]
     shutil.rmtree(work / "docs" / "_build", ignore_errors=True)
     report = work / "report.json"
     check_cold = timed(
@@ -78,9 +107,13 @@ def one_round(work: Path) -> dict[str, float]:
         "plain_cold": plain[0],
         "plain_warm": plain[1],
         "plain_prose": plain[2],
+        "plain_cold_cpu": plain[3],
         "cold": ours[0],
         "warm": ours[1],
         "prose": ours[2],
+        "cold_cpu": ours[3],
+        "cold_one_worker": one,
+        "cold_one_worker_cpu": one_cpu,
         "check_cold": check_cold,
         "check_warm": check_warm,
         "states": states,
@@ -91,6 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load_before = os.getloadavg()[0]
     rounds = []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +138,13 @@ def main() -> None:
                 ),
             )
             rounds.append(one_round(work))
+            raw = ", ".join(f"{k} {v:.2f}" for k, v in rounds[-1].items())
+            print(f"round {len(rounds)}: {raw}", flush=True)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    print(
+        f"{cores} cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} "
+        f"after; medians of {args.runs} rounds"
+    )
     for key, title in (
         ("cold", "cold build, every check run"),
         ("warm", "warm, nothing changed"),
@@ -114,6 +155,16 @@ def main() -> None:
             f"{title}: {med[key]:.2f} s = {med[key] / plain:.2f} x the plain build's "
             f"{plain:.2f} s (same docs without the extension)"
         )
+    print(
+        f"cold build on 1 worker process: {med['cold_one_worker']:.2f} s = "
+        f"{med['cold_one_worker'] / med['plain_cold']:.2f} x plain; every core "
+        f"({cores}): {med['cold'] / med['cold_one_worker']:.2f} x the 1-worker time"
+    )
+    print(
+        f"CPU seconds, cold: plain {med['plain_cold_cpu']:.1f}, specmodel "
+        f"{med['cold_cpu']:.1f} ({med['cold_cpu'] / med['plain_cold_cpu']:.2f} x), on 1 worker "
+        f"{med['cold_one_worker_cpu']:.1f}"
+    )
     print(f"states explored by a cold build: {int(med['states'])}")
     print(
         f"specmodel check docs/ cold: {med['check_cold']:.2f} s = "

@@ -97,7 +97,12 @@ def add_check_parser(subparsers: Any) -> None:
         metavar="VERSION",
         help="kernel version spec:model coverage requires (overrides specmodel_kernel)",
     )
-    p.add_argument("--fresh", action="store_true", help="ignore the previous build's state")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore the previous build's state and the result cache: run every check "
+        "again (the results are still written to the cache)",
+    )
     p.set_defaults(handler=run_check)
 
 
@@ -252,9 +257,10 @@ def run_check(args: argparse.Namespace) -> int:
         if progress:
             print(f"specmodel check: {given} ...", file=sys.stderr)
         try:
-            run = check_sources(
-                path, confdir=conf, freshenv=args.fresh, confoverrides=_overrides(args)
-            )
+            overrides = _overrides(args)
+            if args.fresh:
+                overrides["specmodel_fresh"] = True
+            run = check_sources(path, confdir=conf, freshenv=args.fresh, confoverrides=overrides)
         except EngineError as exc:
             print(f"specmodel check: error: {reports.terminal_safe(str(exc))}", file=sys.stderr)
             return 2

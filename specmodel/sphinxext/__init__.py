@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from sphinx.util.typing import ExtensionMetadata
 
 #: Bump when the shape of stored domain data or verdict records changes.
-ENV_VERSION = 2
+ENV_VERSION = 3
 
 
 def _add_static(app: Sphinx) -> None:
@@ -24,7 +24,7 @@ def _add_static(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> ExtensionMetadata:
     """Register the domain, directives, roles, config values and event handlers."""
-    from specmodel.sphinxext import config, directives, events, prose, roles
+    from specmodel.sphinxext import batch, config, directives, events, prose, roles
     from specmodel.sphinxext.cache import specmodel_version
     from specmodel.sphinxext.domain import SpecDomain
     from specmodel.structs.versions import DEFAULT_KERNEL
@@ -67,6 +67,20 @@ def setup(app: Sphinx) -> ExtensionMetadata:
         description="Kernel version whose struct kvm_mmu_page and role bits spec:model "
         "coverage and spec:field require (default: the newest the model knows).",
     )
+    app.add_config_value(
+        "specmodel_workers",
+        None,
+        "",
+        types=frozenset({int, type(None)}),
+        description="Worker processes that run the checks (None = one per core).",
+    )
+    app.add_config_value(
+        "specmodel_fresh",
+        False,
+        "",
+        types=frozenset({bool}),
+        description="Run every check afresh, ignoring cached results (still writing them).",
+    )
     app.add_domain(SpecDomain)
     app.add_directive_to_domain("spec", "model", directives.ModelDirective)
     app.add_directive_to_domain("spec", "field", directives.FieldDirective)
@@ -80,7 +94,12 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.connect("config-inited", events.resolve_cache_dir)
     app.connect("env-get-outdated", events.outdated_by_model)
     app.connect("env-before-read-docs", events.next_generation)
+    app.connect("env-before-read-docs", batch.begin)
+    app.connect("doctree-read", batch.keep_workers_busy)
+    app.connect("env-updated", batch.run_pending)
+    app.connect("doctree-resolved", batch.resolve_placeholders)
     app.connect("build-finished", events.report)
+    app.connect("build-finished", batch.abandon)
     app.connect("builder-inited", _add_static)
     prose.setup(app)  # specmodel_prose: judge unmodified kernel mmu.rst files (sphinxext/prose.py)
     return {

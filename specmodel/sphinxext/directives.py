@@ -1,14 +1,15 @@
 """The spec directives: one class per behaviour, all sharing SpecDirective's error handling.
 
 No exception escapes ``run()``: bad input and divergences become verdicts stored in the domain
-(reported, located, at the end of the build) and a box on the page.
+(reported, located, at the end of the build) and a box on the page. The model checks
+themselves do not run here: a directive records a job, and batch.py runs every job in a
+worker process after reading.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
 from docutils import nodes
@@ -18,10 +19,9 @@ from sphinx.util.nodes import make_id
 
 from specmodel.errors import BadParameterError, UnknownNameError
 from specmodel.sphinxext import runner
-from specmodel.sphinxext.cache import ResultCache, cache_key, fingerprint
 from specmodel.sphinxext.domain import ClaimDoc, FieldDoc, ModelDecl, SpecDomain, spec_domain
-from specmodel.sphinxext.records import Kind, Outcome, Status, Verdict
-from specmodel.sphinxext.render import verdict_box
+from specmodel.sphinxext.records import Check, Job, Kind, Outcome, Status, Verdict
+from specmodel.sphinxext.render import pending_verdict, verdict_box
 
 SKIPPED = "specmodel_skip_exploration = True: checks were skipped in this build"
 
@@ -130,38 +130,48 @@ class SpecDirective(SphinxDirective):
         self.state.document.note_explicit_target(target)
         return target
 
-    def cached_check(
-        self, compute: Callable[[], Outcome], *, expect: str, what: str, salt: str = ""
+    def schedule(
+        self, *, expect: str, what: str, code: str = "", first_line: int = 0
     ) -> list[nodes.Node]:
-        """Run (or take from the cache) a model check, record its verdict, render it."""
+        """Record the check this directive asks for and leave a placeholder for its verdict.
+
+        Nothing runs here: after reading (``env-updated``, in the main process) every new
+        check runs in a worker process of its own, or comes from the cache (batch.py), and
+        ``doctree-resolved`` puts its verdict box where the placeholder is.
+        """
         config = self.config
         if config.specmodel_skip_exploration:
             outcome = Outcome("skipped", SKIPPED)
             self.record("skipped", SKIPPED, expect=expect)
             return [verdict_box(outcome, what=what, expect=expect, skipped_reason=SKIPPED)]
-        budget = runner.Budget(config.specmodel_max_states, config.specmodel_time_limit)
-        model = str(self.domain.data.get("fingerprint") or "") or fingerprint()
-        options = {k: str(v) for k, v in self.options.items()}
-        key = cache_key(
-            model,
-            self.kind,
-            self.target,
-            options,
-            "\n".join(self.content) + salt,
-            {"max_states": budget.max_states, "time_limit": budget.time_limit},
+        number = int(self.env.temp_data.get("specmodel_checks") or 0)
+        self.env.temp_data["specmodel_checks"] = number + 1
+        path, line = self.location()
+        job = Job(
+            kind=self.kind,  # type: ignore[arg-type]  # claim, invariant or run
+            ident=f"{self.env.docname}#{number}",
+            docname=self.env.docname,
+            path=path,
+            line=line,
+            target=self.target,
+            options=tuple(sorted((k, str(v)) for k, v in self.options.items())),
+            code=code,
+            first_line=first_line,
+            expect="violated" if expect == "violated" else "holds",
+            what=what,
+            max_states=config.specmodel_max_states,
+            time_limit=config.specmodel_time_limit,
         )
-        cache_dir = config.specmodel_cache_dir
-        cache = ResultCache(Path(cache_dir) if cache_dir else None)
-        hit = cache.get(key)
-        cached = hit is not None
-        if hit is None:
-            outcome = compute()
-            if outcome.status in ("held", "diverged"):
-                cache.put(key, outcome)
-        else:
-            outcome = hit
-        self.record(outcome.status, outcome.message, outcome=outcome, expect=expect, cached=cached)
-        return [verdict_box(outcome, what=what, expect=expect)]
+        from specmodel.sphinxext import batch
+
+        check = Check(job)
+        state = batch.current(self.env)
+        if state is not None:  # a serial read: answer from the cache, or start it now
+            check = state.take(check)
+            if check.outcome is not None:
+                batch.record(self.domain, check)
+        self.domain.add("checks", self.env.docname, check)
+        return [pending_verdict(docname=job.docname, ident=job.ident)]
 
 
 class ModelDirective(SpecDirective):
@@ -255,15 +265,8 @@ class ClaimDirective(SpecDirective):
         options = {k: str(v) for k, v in self.options.items()}
         mutant = options.get("mutant")
         what = f"claim {claim_id}" + (f" against mutant {mutant}" if mutant else "")
-        box = self.cached_check(
-            lambda: runner.check_claim(claim_id, options, self._budget()),
-            expect=options.get("expect", "holds").strip().lower(),
-            what=what,
-        )
+        box = self.schedule(expect=options.get("expect", "holds").strip().lower(), what=what)
         return [anchor, *self.body(), *box]
-
-    def _budget(self) -> runner.Budget:
-        return runner.Budget(self.config.specmodel_max_states, self.config.specmodel_time_limit)
 
 
 class InvariantDirective(SpecDirective):
@@ -283,12 +286,7 @@ class InvariantDirective(SpecDirective):
         what = f"{expression} in " + runner.format_call(
             options.get("scenario", "fast_zap"), params, options.get("mutant")
         )
-        budget = runner.Budget(self.config.specmodel_max_states, self.config.specmodel_time_limit)
-        box = self.cached_check(
-            lambda: runner.check_invariant(expression, options, budget),
-            expect=options.get("expect", "holds").strip().lower(),
-            what=what,
-        )
+        box = self.schedule(expect=options.get("expect", "holds").strip().lower(), what=what)
         return [*self.body(), *box]
 
 
@@ -307,13 +305,12 @@ class RunDirective(SpecDirective):
         code = "\n".join(self.content)
         _source, line = self.state_machine.get_source_and_line(self.content_offset + 1)
         first_line = int(line or self.lineno + 1)
-        budget = runner.Budget(self.config.specmodel_max_states, self.config.specmodel_time_limit)
         expect = self.options.get("expect")
         block = nodes.literal_block(code, code, language="python", classes=["spec-run"])
-        box = self.cached_check(
-            lambda: runner.check_block(code, expect, first_line, budget),
+        box = self.schedule(
             expect=str(expect or "holds").strip().lower(),
             what="spec:run block",
-            salt=f"\0first line {first_line}",  # messages name document lines
+            code=code,
+            first_line=first_line,
         )
         return [block, *box]

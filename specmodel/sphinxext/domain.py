@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sphinx.environment import BuildEnvironment
 
 #: Per-document tables; each maps docname -> list of records.
-PER_DOC = ("models", "fields", "claims", "verdicts")
+PER_DOC = ("models", "fields", "claims", "verdicts", "checks")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ class SpecDomain(Domain):
         "fields": {},
         "claims": {},
         "verdicts": {},
+        #: the checks (records.Check) each document asks for, run after reading (batch.py)
+        "checks": {},
         #: bumped before each read phase; verdicts computed in it carry its number
         "generation": 0,
         #: specmodel sources fingerprint the stored verdicts were computed with

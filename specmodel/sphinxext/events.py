@@ -48,11 +48,14 @@ def resolve_cache_dir(app: Sphinx, config: Config) -> None:
 def outdated_by_model(
     app: Sphinx, env: BuildEnvironment, added: Set[str], changed: Set[str], removed: Set[str]
 ) -> Sequence[str]:
-    """``env-get-outdated``: re-read every document with checks when the model changed."""
+    """``env-get-outdated``: re-read every document with checks when the model changed, and
+    each document with a check whose dependencies (files, settings) changed since it ran."""
+    from specmodel.sphinxext.batch import outdated
+
     domain = spec_domain(env)
     current = fingerprint()
     if domain.data.get("fingerprint") == current:
-        return []
+        return sorted(outdated(app, env) & set(env.found_docs) - set(removed))
     domain.data["fingerprint"] = current
     return sorted(domain.docs_with_checks() & set(env.found_docs) - set(removed))
 

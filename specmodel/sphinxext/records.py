@@ -91,6 +91,9 @@ class Outcome:
     seconds: float = 0.0
     trace: TraceRecord | None = None
     output: str = ""  #: stdout of a spec:run block
+    #: document line the verdict belongs at when it is not the directive's own line (the
+    #: failing line of a spec:run block); 0 means the directive's line
+    line: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,7 +109,56 @@ class Outcome:
             seconds=float(data.get("seconds", 0.0)),
             trace=None if trace is None else TraceRecord.from_json(trace),
             output=data.get("output", ""),
+            line=int(data.get("line", 0)),
         )
+
+
+CheckKind = Literal["claim", "invariant", "run"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One check a directive asks for, recorded while reading and run later in a worker
+    process (:mod:`specmodel.sphinxext.pool`), so the Sphinx process never runs user code."""
+
+    kind: CheckKind
+    #: unique within the build: ``<docname>#<n>``, the n-th check of that document
+    ident: str
+    docname: str
+    path: str  #: source file of the directive (an included file when it is in one)
+    line: int  #: the directive's line
+    target: str  #: claim id, expression, or "spec:run block"
+    options: tuple[tuple[str, str], ...]
+    #: spec:run: the code; claims and invariants: empty (their prose body changes nothing)
+    code: str = ""
+    first_line: int = 0  #: document line of the block's first line (spec:run)
+    expect: str = "holds"
+    what: str = ""  #: what the verdict box names: "claim X against mutant Y", ...
+    max_states: int | None = None
+    time_limit: float | None = None
+
+    @property
+    def option_map(self) -> dict[str, str]:
+        return dict(self.options)
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+#: (path, sha256 of its bytes) of one file a check's code came from
+Dependency = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A job and, once it has run (or been taken from the cache), its outcome."""
+
+    job: Job
+    key: str = ""  #: the cache key (see :func:`specmodel.sphinxext.cache.job_key`)
+    outcome: Outcome | None = None
+    deps: tuple[Dependency, ...] = ()
+    cached: bool = False
 
 
 @dataclass(frozen=True)

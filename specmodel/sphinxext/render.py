@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from docutils import nodes
 
-from specmodel.explorer.timeline import render_svg
 from specmodel.sphinxext.records import Outcome
 
 _BADGE = {
@@ -18,6 +17,12 @@ _BADGE = {
     "error": "could not be checked",
     "skipped": "check skipped",
 }
+
+
+class pending_verdict(nodes.General, nodes.Element):
+    """Where a check's verdict box goes. Checks run after reading, in worker processes; the
+    ``doctree-resolved`` handler replaces this node by the box (attributes ``docname`` and
+    ``ident``, the check's :class:`~specmodel.sphinxext.records.Job` ident)."""
 
 
 def verdict_box(
@@ -49,12 +54,14 @@ def verdict_box(
         box += nodes.literal_block(
             outcome.message, outcome.message, classes=["spec-message"], language="text"
         )
+    elif outcome.trace is not None and not outcome.trace.steps:
+        box += nodes.paragraph(text="Counterexample: the initial state (no step is needed).")
     elif outcome.trace is not None:
         box += nodes.paragraph(text="Counterexample:")
         box += nodes.literal_block(
             outcome.trace.text, outcome.trace.text, classes=["spec-trace"], language="text"
         )
-    if outcome.trace is not None:
+    if outcome.trace is not None and outcome.trace.steps:
         box += timeline_node(outcome, what)
     if outcome.output:
         box += nodes.literal_block(
@@ -65,6 +72,10 @@ def verdict_box(
 
 def timeline_node(outcome: Outcome, what: str) -> nodes.raw:
     """The SVG timeline, inlined (HTML builders only; other builders drop raw HTML)."""
+    # imported here: the explorer is not needed to load the extension (a warm build that
+    # re-reads nothing never draws a timeline)
+    from specmodel.explorer.timeline import render_svg
+
     assert outcome.trace is not None
     svg = render_svg(outcome.trace, title=f"counterexample timeline: {what}")
     html = f'<div class="spec-timeline" style="overflow-x:auto">\n{svg}\n</div>'

@@ -1,7 +1,9 @@
 """Run one check (claim, invariant, ``spec:run`` block) and turn the answer into an Outcome.
 
-No sphinx import: the directives and ``specmodel check`` both come through here. Every
-exception is converted to an Outcome, so nothing escapes into Sphinx.
+No sphinx import. These functions run inside a worker process (:mod:`specmodel.sphinxext.pool`),
+one fresh process per check, so whatever a check changes (``specmodel.kernel.CONSTANTS``, any
+module state) dies with it. Every exception, ``SystemExit`` and ``KeyboardInterrupt`` included,
+is converted to an Outcome.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any, Literal
 
@@ -25,7 +27,7 @@ from specmodel.errors import (
     SpecmodelError,
     UnknownNameError,
 )
-from specmodel.sphinxext.records import Outcome, TraceRecord
+from specmodel.sphinxext.records import Job, Outcome, TraceRecord
 
 Expect = Literal["holds", "violated"]
 #: Errors that mean the directive itself is wrong (bad input), not that the model disagrees.
@@ -86,6 +88,45 @@ class _Deadline(BudgetExceededError):
     pass
 
 
+def subject(kind: str, target: str) -> str:
+    """How messages name a check: ``spec:claim X``, ``spec:invariant 'e'``, ``spec:run block``."""
+    if kind == "run":
+        return "spec:run block"
+    if kind == "invariant":
+        return f"spec:invariant {target!r}"
+    return f"spec:{kind} {target}"
+
+
+def time_limit_message(what: str, seconds: float | None) -> str:
+    """The one message of a check stopped at its time limit, whichever side stopped it (the
+    worker's own alarm, or the parent killing a worker that ignored the alarm)."""
+    return (
+        f"{what} ran longer than its time limit of {seconds:g} s (specmodel_time_limit) "
+        "and was stopped"
+    )
+
+
+def _about(what: str, noun: str, target: str, text: str) -> str:
+    """``{what}: {text}``, unless ``text`` already starts by naming the check (``claim X has
+    no parameter ...``, ``invariant 'e' raised ...``): then one sentence, not two."""
+    for lead in (f"{noun} {target}", f"{noun} {target!r}"):
+        if text.startswith(lead):
+            rest = text[len(lead) :]
+            return f"{what}{rest}" if rest.startswith((":", " ")) else f"{what}: {text}"
+    return f"{what}: {text}"
+
+
+def run_job(job: Job) -> Outcome:
+    """Run one recorded check (the worker's entry point)."""
+    budget = Budget(job.max_states, job.time_limit)
+    options = job.option_map
+    if job.kind == "claim":
+        return check_claim(job.target, options, budget)
+    if job.kind == "invariant":
+        return check_invariant(job.target, options, budget)
+    return check_block(job.code, options.get("expect"), job.first_line, budget)
+
+
 @contextlib.contextmanager
 def deadline(seconds: float | None, what: str) -> Iterator[None]:
     """Backstop for the time limit: interrupt a check that overruns it (main thread only).
@@ -104,7 +145,7 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
         return
 
     def _fire(signum: int, frame: FrameType | None) -> None:
-        raise _Deadline(f"{what} ran longer than its time limit of {seconds} s")
+        raise _Deadline(time_limit_message(what, seconds))
 
     previous = signal.signal(signal.SIGALRM, _fire)
     signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
@@ -133,17 +174,19 @@ def check_claim(claim_id: str, options: Mapping[str, str | None], budget: Budget
         mutant = (options.get("mutant") or "").strip() or None
         params = {k: parse_param(k, v) for k, v in options.items() if k not in ("expect", "mutant")}
         claim = get_claim(claim_id)
-        with deadline(budget.time_limit, f"claim {claim_id}"):
+        with deadline(budget.time_limit, subject("claim", claim_id)):
             result = claim.run(
                 mutant=mutant,
                 max_states=budget.max_states,
                 time_limit=budget.time_limit,
                 **params,
             )
+    except _Deadline as exc:
+        return _error(str(exc), started)
     except BudgetExceededError as exc:
-        return _error(_budget_message(f"claim {claim_id}", exc, budget), started)
+        return _error(_budget_message(subject("claim", claim_id), exc, budget), started)
     except SpecmodelError as exc:
-        return _error(f"spec:claim {claim_id}: {exc}", started)
+        return _error(_about(subject("claim", claim_id), "claim", claim_id, str(exc)), started)
     except Exception as exc:
         return _error(f"spec:claim {claim_id}: the check failed: {_one_line(exc)}", started)
     seconds = time.perf_counter() - started
@@ -170,8 +213,19 @@ def check_claim(claim_id: str, options: Mapping[str, str | None], budget: Budget
             f"({states} states explored): {result.message}"
         )
     if trace is not None:
-        message += "\ncounterexample:\n" + trace.text
+        message += _counterexample(trace.text)
     return Outcome("diverged", message, summary, states, seconds, trace)
+
+
+def _after(steps: Sequence[object]) -> str:
+    return f"after {len(steps)} steps" if steps else "in the initial state"
+
+
+def _counterexample(text: str) -> str:
+    """The trace after a divergence message; a violation in the initial state has no steps."""
+    if not text.strip():
+        return "\ncounterexample: the initial state (no step is needed)"
+    return "\ncounterexample:\n" + text
 
 
 _INVARIANT_OPTIONS = ("scenario", "mutant", "expect")
@@ -190,23 +244,22 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
 
         expect = parse_expect(options.get("expect"))
         params = {k: parse_param(k, v) for k, v in options.items() if k not in _INVARIANT_OPTIONS}
-        call = format_call(scenario, params, mutants)
-        with deadline(_backstop(budget.time_limit), f"invariant {expression!r} in {call}"):
-            arguments: dict[str, Any] = {
-                "invariants": [expression],
-                # the prose states this expression; the built-in invariants are the claims'
-                "exclude": tuple(BUILTIN),
-                "mutant": mutants or None,
-                "max_states": budget.max_states,
-                "time_limit": budget.time_limit,
-                **params,
-            }
-            run = explore(scenario, **arguments)
+        arguments: dict[str, Any] = {
+            "invariants": [expression],
+            # the prose states this expression; the built-in invariants are the claims'
+            "exclude": tuple(BUILTIN),
+            "mutant": mutants or None,
+            "max_states": budget.max_states,
+            "time_limit": budget.time_limit,
+            **params,
+        }
+        run = explore(scenario, **arguments)
     except BudgetExceededError as exc:
-        what = f"invariant {expression!r} in {format_call(scenario, params, mutants)}"
+        what = f"spec:invariant {expression!r} in {format_call(scenario, params, mutants)}"
         return _error(_budget_message(what, exc, budget), started)
     except SpecmodelError as exc:
-        return _error(f"spec:invariant {expression!r}: {exc}", started)
+        what = subject("invariant", expression)
+        return _error(_about(what, "invariant", expression, str(exc)), started)
     except Exception as exc:
         return _error(f"spec:invariant {expression!r}: the check failed: {_one_line(exc)}", started)
     seconds = time.perf_counter() - started
@@ -219,9 +272,11 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
     if expect == "holds" and violation is not None:
         message = (
             f"spec:invariant diverges from the model: the prose states that {expression!r} holds "
-            f"in every state of {call}; the model violates it after {len(violation.trace.steps)} "
-            f"steps: {violation.message}\ncounterexample:\n{violation.trace.render()}"
+            f"in every state of {call}; the model violates it {_after(violation.trace.steps)}: "
+            f"{violation.message}"
         )
+        if violation.trace.steps:  # the initial state needs no counterexample
+            message += _counterexample(violation.trace.render())
     elif expect == "holds":
         message = f"spec:invariant diverges from the model: {expression!r} does not hold in {call}"
     else:
@@ -231,11 +286,6 @@ def check_invariant(expression: str, options: Mapping[str, str | None], budget: 
             f"{run.states} states explored"
         )
     return Outcome("diverged", message, summary, run.states, seconds, trace)
-
-
-def _backstop(limit: float | None) -> float | None:
-    """The signal backstop fires well after explore()'s own time limit would."""
-    return None if limit is None else limit * 2 + 1
 
 
 def public_namespace() -> dict[str, Any]:
@@ -250,37 +300,51 @@ def public_namespace() -> dict[str, Any]:
 
 
 def check_block(code: str, expect_text: str | None, first_line: int, budget: Budget) -> Outcome:
-    """``.. spec:run::``: run the block; a failed assert or a model error is a divergence."""
+    """``.. spec:run::``: run the block; a failed assert or a model error is a divergence.
+
+    A failure is located at the block's failing line (``Outcome.line``), a syntax error at
+    the line it is on. ``SystemExit`` and ``KeyboardInterrupt`` raised by the block are errors
+    like any other exception (this runs in a worker process, never in Sphinx's).
+    """
     started = time.perf_counter()
     filename = "<spec:run>"
     out = io.StringIO()
     try:
         expect = parse_expect(expect_text)
-        compiled = compile(code, filename, "exec")
-    except SyntaxError as exc:
-        line = first_line + (exc.lineno or 1) - 1
-        return _error(f"spec:run block does not parse: {exc.msg} (line {line})", started)
     except BadParameterError as exc:
         return _error(f"spec:run: {exc}", started)
     try:
+        compiled = compile(code, filename, "exec")
+    except SyntaxError as exc:
+        line = first_line + (exc.lineno or 1) - 1
+        return replace(
+            _error(f"spec:run block does not parse: {exc.msg} (line {line})", started), line=line
+        )
+    try:
         namespace = public_namespace()
-        with deadline(budget.time_limit, "spec:run block"), contextlib.redirect_stdout(out):
+        what = subject("run", "")
+        with deadline(budget.time_limit, what), contextlib.redirect_stdout(out):
             exec(compiled, namespace)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # SystemExit from a block is an error like any other
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from a block included
         seconds = time.perf_counter() - started
+        if isinstance(exc, _Deadline):
+            return Outcome("error", str(exc), seconds=seconds, output=out.getvalue())
         where = _block_line(exc, filename, first_line)
-        found = f"{type(exc).__name__} at line {where}: {_describe(exc, code, where - first_line)}"
+        found = f"{type(exc).__name__} at line {where}"
+        detail = _describe(exc, code, where - first_line)
+        if detail:
+            found += f": {detail}"
         from pydantic import ValidationError
 
         refutes = isinstance(exc, AssertionError | ValidationError | SpecmodelError) and not (
             isinstance(exc, _INPUT_ERRORS)
         )
         if isinstance(exc, BudgetExceededError):
-            return _error(_budget_message("spec:run block", exc, budget), started)
+            message = _budget_message("spec:run block", exc, budget)
+            return Outcome("error", message, seconds=seconds, output=out.getvalue(), line=where)
         if not refutes:
-            return _error(f"spec:run block raised {found}", started)
+            message = f"spec:run block raised {found}"
+            return Outcome("error", message, seconds=seconds, output=out.getvalue(), line=where)
         if expect == "violated":
             return Outcome(
                 "held", "", (f"refuted as expected: {found}",), 0, seconds, output=out.getvalue()
@@ -291,6 +355,7 @@ def check_block(code: str, expect_text: str | None, first_line: int, budget: Bud
             f"error; it raised {found}",
             seconds=seconds,
             output=out.getvalue(),
+            line=where,
         )
     seconds = time.perf_counter() - started
     if expect == "violated":
@@ -314,6 +379,12 @@ def _block_line(exc: BaseException, filename: str, first_line: int) -> int:
 
 
 def _describe(exc: BaseException, code: str, offset: int) -> str:
+    """What the exception says; a bare ``assert`` shows its line; ``SystemExit(3)`` its
+    status; an exception with nothing to say (``raise KeyboardInterrupt``) nothing."""
+    if isinstance(exc, SystemExit):
+        return "" if exc.code is None else f"exit status {exc.code!r}"
+    if not exc.args and not isinstance(exc, AssertionError):
+        return ""
     text = _one_line(exc, with_type=False)
     if isinstance(exc, AssertionError) and not exc.args:
         lines = code.splitlines()

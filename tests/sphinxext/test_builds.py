@@ -113,17 +113,24 @@ def test_parallel_build_equals_serial_build(app: Any, make_app: Any, rootdir: Pa
 
 
 @pytest.mark.sphinx("html", testroot="incremental", srcdir="incremental-cache")
-def test_a_fresh_environment_takes_unchanged_checks_from_the_disk_cache(
-    app: Any, make_app: Any, app_params: Any
+def test_a_new_build_folder_takes_checks_from_the_cache_and_minus_e_runs_them_afresh(
+    app: Any, make_app: Any, app_params: Any, tmp_path: Path
 ) -> None:
-    """``-E`` re-reads everything, but no check is explored again."""
+    """A build with no environment yet (a new build folder, a CI run that kept only the
+    cache) takes unchanged checks from the disk cache; ``-E`` bypasses the cache and runs
+    every check again, writing the results back."""
     app.build()
     assert len(fresh_runs(app)) == 3
     args, kwargs = app_params
-    fresh_env = make_app(*args, **{**kwargs, "freshenv": True})
-    fresh_env.build()
-    assert fresh_runs(fresh_env) == []
-    assert [v.cached for v in verdicts(fresh_env)] == [True, True, True]
+    elsewhere = make_app(*args, **{**kwargs, "builddir": tmp_path / "build"})
+    elsewhere.build()
+    assert fresh_runs(elsewhere) == []
+    assert [v.cached for v in verdicts(elsewhere)] == [True, True, True]
+    minus_e = make_app(*args, **{**kwargs, "freshenv": True})
+    minus_e.build()
+    assert len(fresh_runs(minus_e)) == 3
+    assert [v.cached for v in verdicts(minus_e)] == [False, False, False]
+    assert {v.status for v in verdicts(minus_e)} == {"held"}
 
 
 @pytest.mark.sphinx("html", testroot="passing", freshenv=True)

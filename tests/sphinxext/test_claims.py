@@ -39,8 +39,8 @@ def test_claim_verdicts_and_bad_inputs_are_located(app: Any) -> None:
     )
     assert found[3] == (
         at(app, "index.rst", CLAIM + "generation_only_0_or_1", 4)
-        + "spec:claim checks.fast_zap.generation_only_0_or_1: claim "
-        "checks.fast_zap.generation_only_0_or_1 has no parameter 'colour'; expected one of: "
+        + "spec:claim checks.fast_zap.generation_only_0_or_1 has no parameter 'colour'; "
+        "expected one of: "
         "pages, vcpus [spec.error]"
     )
     assert found[4].startswith(

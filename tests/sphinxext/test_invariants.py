@@ -42,8 +42,8 @@ def test_invariant_verdicts_and_bad_inputs_are_located(app: Any) -> None:
     )
     assert found[2] == (
         at(app, "index.rst", "kvm.no_such_attribute")
-        + "spec:invariant 'kvm.no_such_attribute == 1': invariant 'kvm.no_such_attribute == 1' "
-        "raised AttributeError: 'Kvm' object has no attribute 'no_such_attribute' [spec.error]"
+        + "spec:invariant 'kvm.no_such_attribute == 1' raised AttributeError: 'Kvm' object "
+        "has no attribute 'no_such_attribute' [spec.error]"
     )
     assert found[3].startswith(
         at(app, "index.rst", invariant, 4)
@@ -99,7 +99,7 @@ def test_exceeding_the_state_budget_is_a_located_error_not_a_hang(app: Any) -> N
     assert app.statuscode == 1
     assert spec_errors(app) == [
         at(app, "index.rst", ".. spec:invariant::")
-        + "invariant 'kvm.arch.mmu_valid_gen in (0, 1)' in concurrent_zaps(pages=2, vcpus=1) "
+        + "spec:invariant 'kvm.arch.mmu_valid_gen in (0, 1)' in concurrent_zaps(pages=2, vcpus=1) "
         "exceeded its budget (specmodel_max_states = 50, specmodel_time_limit = 120.0): "
         "concurrent_zaps: explored more than 50 states without finishing (raise the state "
         "budget or lower the parameters) [spec.error]"
