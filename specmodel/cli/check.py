@@ -29,7 +29,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from specmodel.sphinxext.engine import CheckRun, EngineError, check_sources, summarize
+from specmodel.sphinxext.engine import (
+    CheckRun,
+    EngineError,
+    check_sources,
+    common_folder,
+    summarize,
+)
 from specmodel.sphinxext.records import Verdict
 
 SCHEMA = "specmodel-check/1"
@@ -174,23 +180,24 @@ def run_check(args: argparse.Namespace) -> int:
     verdicts: list[Verdict] = []
     progress = sys.stderr.isatty()
     for given in args.paths:
-        path = Path(given)
-        if not path.exists():
+        if not Path(given).exists():
             print(
                 f"{given}:0: error: expected a source folder or an .rst file; found nothing",
                 file=sys.stderr,
             )
             return 2
-        conf = Path(args.conf_dir) if args.conf_dir else _find_conf(path.resolve())
-        if progress:
-            print(f"specmodel check: {given} ...", file=sys.stderr)
-        try:
-            run = check_sources(path, confdir=conf, freshenv=args.fresh)
-        except EngineError as exc:
-            print(f"specmodel check: error: {exc}", file=sys.stderr)
-            return 2
-        runs.append(run)
-        verdicts.extend(run.verdicts)
+    # the paths are one set of documents, built together (coverage spans them all)
+    paths = list(dict.fromkeys(args.paths))
+    conf = Path(args.conf_dir) if args.conf_dir else _find_conf(common_folder(paths))
+    if progress:
+        print(f"specmodel check: {' '.join(paths)} ...", file=sys.stderr)
+    try:
+        run = check_sources(paths, confdir=conf, freshenv=args.fresh)
+    except EngineError as exc:
+        print(f"specmodel check: error: {exc}", file=sys.stderr)
+        return 2
+    runs.append(run)
+    verdicts.extend(run.verdicts)
     seconds = time.perf_counter() - start
     if args.format == "json":
         report = render_json(list(args.paths), verdicts, seconds)

@@ -66,6 +66,7 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.add_directive_to_domain("spec", "run", directives.RunDirective)
     app.add_role_to_domain("spec", "value", roles.ValueRole())
     app.add_transform(events.MarkupErrors)
+    events.connect(app)
     app.connect("config-inited", events.resolve_cache_dir)
     app.connect("env-get-outdated", events.outdated_by_model)
     app.connect("env-before-read-docs", events.next_generation)

@@ -1,0 +1,324 @@
+"""Bad input that docutils would only warn about, or drop, is one located verdict.
+
+Each test writes a small project, builds it for real (the engine ``specmodel check`` uses,
+which is a Sphinx build with the dummy builder) and checks the exit status, the location
+and the message.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specmodel.sphinxext.engine import CheckRun, check_sources
+
+_LOCATED = re.compile(r"^(?P<path>/\S+?):(?P<line>\d+): (?P<level>ERROR|WARNING): (?P<text>.*)$")
+
+
+def build(tmp_path: Path, files: dict[str, str], **kwargs: Any) -> CheckRun:
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (src / name).write_text(text, encoding="utf-8")
+    return check_sources(src, builddir=tmp_path / "build", freshenv=True, **kwargs)
+
+
+def located(run: CheckRun) -> list[tuple[str, int, str]]:
+    """(file name, line, message) of every located message, as Sphinx printed it."""
+    found = []
+    for line in run.warnings.splitlines():
+        if match := _LOCATED.match(line):
+            text = f"{match['level']}: {match['text']}"
+            found.append((Path(match["path"]).name, int(match["line"]), text))
+    return found
+
+
+def specmodel(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "specmodel", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+CONFLICTED = """\
+Title
+=====
+
+<<<<<<< HEAD
+
+.. spec:field:: gfn
+
+   Ours.
+
+=======
+
+.. spec:field:: gfn
+
+   Theirs.
+
+>>>>>>> other-branch
+"""
+
+
+def test_merge_conflict_markers_fail_the_build_at_the_marker(tmp_path: Path) -> None:
+    """docutils reads the markers as a paragraph, a transition and a doctest: no error at
+    all. specmodel reports the conflict once, at its first marker."""
+    run = build(tmp_path, {"index.rst": CONFLICTED})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            4,
+            "ERROR: unresolved merge-conflict markers (lines 4-16); expected a resolved "
+            "source: nothing in this document is verified until the conflict is resolved "
+            "[spec.divergence]",
+        ),
+        (
+            "index.rst",
+            12,
+            "ERROR: field gfn of KvmMmuPage is documented 2 times; expected exactly one "
+            f"spec:field, first at {tmp_path / 'src' / 'index.rst'}:6 [spec.divergence]",
+        ),
+    ]
+    conflict = [v for v in run.verdicts if v.target == "merge conflict"]
+    assert [(v.line, v.status) for v in conflict] == [(4, "diverged")]
+
+
+def test_merge_conflict_fails_specmodel_check_with_exit_1(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.rst").write_text(CONFLICTED)
+    proc = specmodel("check", "docs", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(
+        "docs/index.rst:4: diverged: unresolved merge-conflict markers (lines 4-16)"
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_docutils_error_in_a_document_with_spec_markup_is_one_located_divergence(
+    tmp_path: Path,
+) -> None:
+    """A malformed table swallows the directive in it; the error is printed once, by
+    specmodel, not also echoed as a [docutils] message."""
+    text = (
+        "T\n=\n\n.. spec:field:: gfn\n\n   The gfn.\n\n"
+        "+---+---+\n| a | .. spec:field:: role.level\n+---+---+\n"
+    )
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            9,
+            "ERROR: docutils could not read this: Malformed table. Right border not aligned "
+            "or missing.; expected markup docutils accepts: spec markup here may not have "
+            "run, so this document is not verified [spec.divergence]",
+        )
+    ]
+    assert "[docutils]" not in run.warnings
+
+
+def test_a_docutils_error_in_a_document_without_spec_markup_stays_a_warning(
+    tmp_path: Path,
+) -> None:
+    """specmodel only judges documents with spec markup; others keep Sphinx's rules."""
+    run = build(tmp_path, {"index.rst": "T\n=\n\n+---+---+\n| a | b\n+---+---+\n"})
+    assert run.statuscode == 0
+    assert located(run) == [("index.rst", 5, "ERROR: Malformed table.")]
+    assert run.warnings.rstrip().endswith("[docutils]")
+    assert run.verdicts == []
+
+
+DROPPED = """\
+T
+=
+
+.. spec:field: gfn
+
+   A comment to docutils (one colon).
+
+..spec:field:: role.level
+
+   A paragraph to docutils (no space).
+
+The value :spec:value:BATCH_ZAP_PAGES is plain text (no backquotes).
+"""
+
+
+def test_spec_markup_docutils_dropped_is_reported_never_held(tmp_path: Path) -> None:
+    """The document would have carried three checks; none ran, each is a located
+    divergence, and the summary is not "0 checked" with exit 0."""
+    run = build(tmp_path, {"index.rst": DROPPED})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            4,
+            "ERROR: docutils read '.. spec:field: gfn' as a comment, not a directive, so it "
+            "never ran; expected '.. spec:field:: ARGUMENT' ('::' and then a space) "
+            "[spec.divergence]",
+        ),
+        (
+            "index.rst",
+            8,
+            "ERROR: '..spec:field:: role.level' is read as a paragraph, not a directive; "
+            "expected '.. spec:field:: role.level' (a space after '..') [spec.divergence]",
+        ),
+        (
+            "index.rst",
+            12,
+            "ERROR: :spec:value: here is not a role docutils could read (found "
+            "':spec:value:'); expected :spec:value:`TEXT`, with the text in backquotes "
+            "[spec.divergence]",
+        ),
+    ]
+    assert {v.status for v in run.verdicts} == {"diverged"}
+
+
+def test_examples_and_commented_out_markup_are_not_checks(tmp_path: Path) -> None:
+    """Markup shown as code, in an inline literal or commented out is meant not to run."""
+    text = (
+        "T\n=\n\nWrite::\n\n   .. spec:field:: nosuch\n\n"
+        ".. code-block:: rst\n\n   :spec:value:`NOPE = 1`\n\n"
+        "Inline ``:spec:value:`NOPE``` too.\n\n"
+        "..\n   .. spec:claim:: checks.fast_zap.nope\n"
+    )
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 0, run.warnings
+    assert run.verdicts == []
+
+
+def test_unknown_cross_reference_targets_diverge_without_nitpicky(tmp_path: Path) -> None:
+    """:spec:claim: to no claim and :spec:field: to no field: located at the role's own
+    line (the paragraph's second), exit 1 without -n, and printed once with -n."""
+    text = (
+        "T\n=\n\n.. spec:field:: gfn\n\n   The gfn.\n\n"
+        "First line of the paragraph, then\n"
+        ":spec:claim:`checks.fast_zap.nope` and :spec:field:`nosuch`, and\n"
+        ":spec:field:`gfn` which exists.\n"
+    )
+    for nitpicky in (False, True):
+        run = build(tmp_path, {"index.rst": text}, confoverrides={"nitpicky": nitpicky})
+        assert run.statuscode == 1
+        found = located(run)
+        assert [(n, line) for n, line, _ in found] == [("index.rst", 9), ("index.rst", 9)]
+        assert found[0][2].startswith(
+            "ERROR: :spec:claim:`checks.fast_zap.nope` names no claim of the model: unknown "
+            "claim 'checks.fast_zap.nope'; expected one of: checks.fast_zap."
+        )
+        assert found[1][2].startswith(
+            "ERROR: :spec:field:`nosuch` names no field of the model: unknown field "
+            "'nosuch'; expected one of: clear_spte_count, gfn,"
+        )
+        assert "reference target not found" not in run.warnings
+
+
+def test_unknown_cross_reference_fails_specmodel_check_with_exit_1(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.rst").write_text("T\n=\n\nSee :spec:claim:`checks.nope.x`.\n")
+    proc = specmodel("check", "docs", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(
+        "docs/index.rst:4: diverged: :spec:claim:`checks.nope.x` names no claim of the model"
+    )
+
+
+def test_a_misspelled_role_in_a_paragraph_is_reported_once_at_its_line(
+    tmp_path: Path,
+) -> None:
+    text = "T\n=\n\n.. spec:field:: gfn\n\n   The gfn.\n\nFirst line,\nthen :spec:fieldd:`gfn`.\n"
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            9,
+            "ERROR: unknown role :spec:fieldd:; expected one of: :spec:claim:, :spec:field:, "
+            ":spec:value: [spec.error]",
+        )
+    ]
+
+
+def test_a_role_in_a_simple_table_is_reported_at_its_line(tmp_path: Path) -> None:
+    text = (
+        "T\n=\n\n=====  ======================================\n"
+        "name   value\n=====  ======================================\n"
+        "batch  :spec:value:`BATCH_ZAP_PAGES = 12`\n"
+        "=====  ======================================\n"
+    )
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            7,
+            "ERROR: :spec:value: the prose states BATCH_ZAP_PAGES = 12; the model has "
+            "BATCH_ZAP_PAGES = 10 (specmodel.kernel) [spec.divergence]",
+        )
+    ]
+
+
+def test_two_identical_roles_in_one_paragraph_each_get_their_line(tmp_path: Path) -> None:
+    text = (
+        "T\n=\n\nOne :spec:value:`BATCH_ZAP_PAGES = 12`,\ntwo :spec:value:`BATCH_ZAP_PAGES = 12`.\n"
+    )
+    run = build(tmp_path, {"index.rst": text})
+    assert [line for _, line, _ in located(run)] == [4, 5]
+
+
+def test_a_field_included_from_two_documents_names_both(tmp_path: Path) -> None:
+    files = {
+        "index.rst": "T\n=\n\n.. toctree::\n\n   other\n\n.. include:: shared.inc\n",
+        "other.rst": "O\n=\n\n.. include:: shared.inc\n",
+        "shared.inc": ".. spec:field:: gfn\n\n   The gfn.\n",
+    }
+    run = build(tmp_path, files)
+    assert run.statuscode == 1
+    src = tmp_path / "src"
+    (message,) = [t for n, _, t in located(run) if "documented 2 times" in t]
+    assert message == (
+        "ERROR: field gfn of KvmMmuPage is documented 2 times; expected exactly one "
+        f"spec:field, first at {src / 'shared.inc'}:1 (included from {src / 'index.rst'}); "
+        f"this one included from {src / 'other.rst'} [spec.divergence]"
+    )
+
+
+def test_an_empty_field_body_documents_nothing(tmp_path: Path) -> None:
+    """An entry with only options checks them but is no documentation: it diverges."""
+    text = "T\n=\n\n.. spec:field:: gfn\n   :type: gfn_t\n\n.. spec:field:: spt\n\n   Text.\n"
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            4,
+            "ERROR: spec:field gfn has no prose: an entry with no text documents nothing; "
+            "expected a description of KvmMmuPage.gfn in its body [spec.divergence]",
+        )
+    ]
+
+
+@pytest.mark.parametrize("option", ["mutant", "expect", "scenario"])
+def test_an_empty_option_is_an_error_not_the_default(tmp_path: Path, option: str) -> None:
+    """``:mutant:`` with no value would run the unmutated kernel: it is bad input."""
+    text = f"T\n=\n\n.. spec:invariant:: True\n   :{option}:\n\n   Always.\n"
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 1
+    assert located(run) == [
+        (
+            "index.rst",
+            4,
+            f"ERROR: spec:invariant True: option :{option}: has no value; expected a value, "
+            "or leave the option out [spec.error]",
+        )
+    ]
