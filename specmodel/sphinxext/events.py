@@ -187,7 +187,7 @@ class MarkupErrors(SphinxTransform):
                 line = domain.locate(self.env.docname, path, line, target, taken)
             self._verdict(path, line, target, "error", description)
         else:
-            text = " ".join(first.split())
+            text = " ".join(first.split()).rstrip(".")
             self._verdict(
                 path,
                 line,

@@ -120,7 +120,7 @@ def test_a_docutils_error_in_a_document_with_spec_markup_is_one_located_divergen
             "index.rst",
             9,
             "ERROR: docutils could not read this: Malformed table. Right border not aligned "
-            "or missing.; expected markup docutils accepts: spec markup here may not have "
+            "or missing; expected markup docutils accepts: spec markup here may not have "
             "run, so this document is not verified [spec.divergence]",
         )
     ]
@@ -322,3 +322,83 @@ def test_an_empty_option_is_an_error_not_the_default(tmp_path: Path, option: str
             "or leave the option out [spec.error]",
         )
     ]
+
+
+ROLE_MODEL = "Model\n=====\n\n.. spec:model:: KvmMmuPageRole\n"
+
+
+def _role_fields() -> str:
+    from specmodel.structs.fields import field_specs
+
+    entries = "".join(
+        f".. spec:field:: {spec.name}\n\n   The {spec.name} bit.\n\n"
+        for spec in field_specs("KvmMmuPageRole")
+    )
+    return "Fields\n======\n\n" + entries
+
+
+@pytest.fixture
+def split_project(tmp_path: Path) -> Path:
+    """The model declared in a.rst, every one of its fields documented in b.rst."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.rst").write_text(ROLE_MODEL)
+    (docs / "b.rst").write_text(_role_fields())
+    (docs / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   a\n   b\n")
+    return docs
+
+
+def _summary(run: CheckRun) -> list[tuple[str, int, str, str]]:
+    return sorted((Path(v.path).name, v.line, v.kind, v.status) for v in run.verdicts)
+
+
+def test_paths_are_one_set_of_documents(split_project: Path, tmp_path: Path) -> None:
+    """``a.rst b.rst`` is their folder restricted to them: the fields in b.rst cover the
+    model in a.rst; a.rst alone leaves them undocumented."""
+    a, b = split_project / "a.rst", split_project / "b.rst"
+    both = check_sources([a, b], builddir=tmp_path / "build")
+    assert both.statuscode == 0, both.warnings
+    assert {v.status for v in both.verdicts} == {"held"}
+    whole = check_sources(split_project, builddir=tmp_path / "build")
+    assert _summary(both) == _summary(whole)
+    alone = check_sources(a, builddir=tmp_path / "build")
+    assert alone.statuscode == 1
+    assert any("is documented nowhere" in v.message for v in alone.verdicts)
+
+
+def test_overlapping_paths_count_each_document_once(split_project: Path, tmp_path: Path) -> None:
+    """``. a.rst`` and ``. .`` are ``.``: no verdict twice."""
+    whole = _summary(check_sources(split_project, builddir=tmp_path / "build"))
+    for paths in ([split_project, split_project / "a.rst"], [split_project, split_project]):
+        assert _summary(check_sources(paths, builddir=tmp_path / "build")) == whole
+
+
+def test_check_cli_takes_the_paths_as_one_set(split_project: Path) -> None:
+    cwd = split_project
+    both = specmodel("check", "a.rst", "b.rst", cwd=cwd)
+    assert both.returncode == 0, both.stdout + both.stderr
+    whole = specmodel("check", ".", cwd=cwd)
+    again = specmodel("check", ".", "a.rst", ".", cwd=cwd)
+    counts = [p.stdout.splitlines()[-1].split(";")[0] for p in (both, whole, again)]
+    held = len(_role_fields().split(".. spec:field::")) - 1 + 1
+    assert (
+        counts
+        == [f"specmodel check: {held} checked, {held} held, 0 diverged, 0 errors, 0 skipped"] * 3
+    )
+    alone = specmodel("check", "a.rst", cwd=cwd)
+    assert alone.returncode == 1
+    assert alone.stdout.startswith("a.rst:4: diverged: model KvmMmuPageRole: field ")
+
+
+def test_claims_citations_skip_commented_out_directives(tmp_path: Path) -> None:
+    """A spec:claim inside an rst comment is commented out, not cited."""
+    from specmodel.cli.claims import citations
+
+    (tmp_path / "a.rst").write_text(
+        "..\n   .. spec:claim:: checks.fast_zap.fifo_partition\n\n"
+        ".. TODO: put back\n   .. spec:claim:: checks.fast_zap.fifo_partition\n\n"
+        ".. _anchor:\n\n.. spec:claim:: checks.fast_zap.zap_done_on_return\n"
+    )
+    assert citations(tmp_path) == {
+        "checks.fast_zap.zap_done_on_return": [f"{tmp_path / 'a.rst'}:9"]
+    }
