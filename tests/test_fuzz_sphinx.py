@@ -56,7 +56,19 @@ RUN_BODIES = [
     "   def broken(:\n",
     "   undefined_name\n",
 ]
-DAMAGE = [":", "`", " ", "\n", ".", "..", "=", "::", "|", "*", "\t", "<<<<<<< HEAD\n", "_"]
+DAMAGE = [
+    *":`.=|*_\t\n ",
+    "..",
+    "::",
+    "   ",
+    ".. spec:",
+    ":spec:",
+    "\x00",
+    "\x1b[31m",
+    "\u201c",
+    "<<<<<<< HEAD\n",
+    ">>>>>>> other\n",
+]
 
 
 @st.composite

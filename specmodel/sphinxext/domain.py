@@ -180,6 +180,13 @@ class SpecDomain(Domain):
         """The spec markup the raw source of ``docname`` (and its includes) has."""
         return list(self._table("marks").get(docname, ()))
 
+    def owner(self, path: str) -> str | None:
+        """The document whose source (or an include of it) is ``path`` and has spec markup."""
+        for docname in sorted(self._table("marks")):
+            if any(mark.path == path for mark in self._table("marks")[docname]):
+                return docname
+        return None
+
     def absorbed(self) -> set[tuple[str, str, str]]:
         """Docutils messages (source, line, first line) that became verdicts."""
         return {key for keys in self._table("absorbed").values() for key in keys}

@@ -135,7 +135,14 @@ class MarkupErrors(SphinxTransform):
             )
         ran: set[tuple[str, int]] = set(domain._table("ran").get(docname, ()))
         ran |= {(v.path, v.line) for v in domain._table("verdicts").get(docname, ())}
-        for message in list(self.document.findall(nodes.system_message)):
+        # messages of the transforms (an unknown target, an undefined substitution) are
+        # only in transform_messages: docutils' Messages transform does not run in Sphinx
+        messages = [
+            *self.document.findall(nodes.system_message),
+            *self.document.parse_messages,
+            *self.document.transform_messages,
+        ]
+        for message in {id(m): m for m in messages}.values():
             ran |= self._message(domain, message, conflicts, taken)
         for ref in list(self.document.findall(addnodes.pending_xref)):
             if ref.get("refdomain") == "spec":
@@ -187,15 +194,7 @@ class MarkupErrors(SphinxTransform):
                 line = domain.locate(self.env.docname, path, line, target, taken)
             self._verdict(path, line, target, "error", description)
         else:
-            text = " ".join(first.split()).rstrip(".")
-            self._verdict(
-                path,
-                line,
-                "docutils",
-                "diverged",
-                f"docutils could not read this: {text}; expected markup docutils accepts: "
-                "spec markup here may not have run, so this document is not verified",
-            )
+            self._verdict(path, line, "docutils", "diverged", docutils_error(first))
         return {(path, line)}
 
     def _xref(
@@ -212,6 +211,15 @@ class MarkupErrors(SphinxTransform):
         if problem:
             self._verdict(path, line, f":spec:{typ}:`{target}`", "diverged", problem)
         return path, line
+
+
+def docutils_error(text: str) -> str:
+    """The verdict message for a docutils ERROR/SEVERE message in a spec document."""
+    found = " ".join(text.split()).rstrip(".")
+    return (
+        f"docutils error: {found}; expected none in a document with spec markup: docutils "
+        "may have dropped the markup around it, so this document is not verified"
+    )
 
 
 def _first_line(text: str) -> str:
@@ -291,8 +299,30 @@ class _PrintedOnce(pylogging.Filter):
         source, _, line = location.rpartition(":")
         if not source:
             return True
-        key = (os.path.abspath(source), line, _first_line(str(record.msg or "")))
-        return key not in spec_domain(env).absorbed()
+        path = os.path.abspath(source)
+        key = (path, line, _first_line(str(record.msg or "")))
+        domain = spec_domain(env)
+        if key in domain.absorbed():
+            return False
+        owner = domain.owner(path) if record.levelno >= pylogging.ERROR else None
+        if owner is None:
+            return True
+        # an ERROR the doctree did not hold (MarkupErrors never saw it): a verdict too; the
+        # read phase is not over (its messages are flushed first), so the env keeps it
+        domain.add("absorbed", owner, key)
+        domain.add_verdict(
+            Verdict(
+                path=path,
+                line=int(line or 0),
+                kind="markup",
+                target="docutils",
+                status="diverged",
+                message=docutils_error(str(record.msg or "").split("\n\n")[0]),
+                docname=owner,
+                generation=domain.generation,
+            )
+        )
+        return False
 
 
 def install_message_filter(app: Sphinx) -> None:

@@ -119,12 +119,57 @@ def test_a_docutils_error_in_a_document_with_spec_markup_is_one_located_divergen
         (
             "index.rst",
             9,
-            "ERROR: docutils could not read this: Malformed table. Right border not aligned "
-            "or missing; expected markup docutils accepts: spec markup here may not have "
-            "run, so this document is not verified [spec.divergence]",
+            "ERROR: docutils error: Malformed table. Right border not aligned or missing; "
+            "expected none in a document with spec markup: docutils may have dropped the "
+            "markup around it, so this document is not verified [spec.divergence]",
         )
     ]
     assert "[docutils]" not in run.warnings
+
+
+def test_docutils_errors_of_the_transforms_count_too(tmp_path: Path) -> None:
+    """An unknown target name or substitution is reported by a docutils transform, outside
+    the doctree: still one located divergence each, printed once."""
+    text = "T\n=\n\n.. spec:field:: gfn\n\n   The gfn.\n\nSee foo_ and |sub|.\n"
+    run = build(tmp_path, {"index.rst": text})
+    assert run.statuscode == 1
+    assert [(n, line, t.split(";")[0]) for n, line, t in located(run)] == [
+        ("index.rst", 8, 'ERROR: docutils error: Undefined substitution referenced: "sub"'),
+        ("index.rst", 8, 'ERROR: docutils error: Unknown target name: "foo"'),
+    ]
+
+
+LATE_ERROR = """\
+from sphinx.transforms import SphinxTransform
+
+extensions = ["specmodel.sphinxext"]
+
+
+class LateError(SphinxTransform):
+    default_priority = 995  # after specmodel's MarkupErrors (990)
+
+    def apply(self):
+        self.document.reporter.error("a late error", source=self.document["source"], line=6)
+
+
+def setup(app):
+    app.add_transform(LateError)
+"""
+
+
+def test_a_docutils_error_reported_outside_the_doctree_is_still_one_verdict(
+    tmp_path: Path,
+) -> None:
+    """An ERROR no doctree node holds (here from a project's late transform) is turned into
+    a verdict where it is printed, serially and with -j 2."""
+    text = "T\n=\n\n.. spec:field:: gfn\n\n   The gfn.\n"
+    for parallel in (0, 2):
+        run = build(tmp_path, {"index.rst": text, "conf.py": LATE_ERROR}, parallel=parallel)
+        assert run.statuscode == 1
+        assert [(n, line, t.split(";")[0]) for n, line, t in located(run)] == [
+            ("index.rst", 6, "ERROR: docutils error: a late error")
+        ]
+        assert [v.line for v in run.verdicts if v.kind == "markup"] == [6]
 
 
 def test_a_docutils_error_in_a_document_without_spec_markup_stays_a_warning(
