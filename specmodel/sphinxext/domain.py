@@ -183,7 +183,11 @@ class SpecDomain(Domain):
     def owner(self, path: str) -> str | None:
         """The document whose source (or an include of it) is ``path`` and has spec markup."""
         for docname in sorted(self._table("marks")):
-            if any(mark.path == path for mark in self._table("marks")[docname]):
+            marks = self._table("marks")[docname]
+            if not any(isinstance(m, Mark) for m in marks):
+                continue
+            own = os.path.abspath(self.env.doc2path(docname))
+            if own == path or any(m.path == path for m in marks):
                 return docname
         return None
 
