@@ -2,11 +2,11 @@
 
 Each example is a project of two documents and an included fragment, made of spec
 directives (valid and invalid options), roles, tables, literal blocks and includes, then
-damaged at random (characters inserted, deleted, lines swapped). It is built three times:
-serially from scratch, again unchanged (incremental), and from scratch with ``-j 2``. The
-properties: no Python traceback, an exit status in {0, 1, 2}, every diagnostic located at a
-line of the input, the same diagnostics serially and in parallel, and the same verdicts on
-the unchanged rebuild.
+damaged at random (characters inserted, deleted, lines swapped, bytes that are not UTF-8).
+It is built three times: serially from scratch, again unchanged (incremental), and from
+scratch with ``-j 2``. The properties: no Python traceback, an exit status in {0, 1, 2},
+every diagnostic located at a line of the input, the same diagnostics serially and in
+parallel, and the same verdicts on the unchanged rebuild.
 
 The run is bounded and deterministic (``derandomize``): ``SPECMODEL_FUZZ_EXAMPLES`` (default
 12) examples. The model checks in it are tiny (``specmodel_max_states = 40``); most markup
@@ -146,7 +146,7 @@ def damage(draw: st.DrawFn, text: str) -> str:
 
 
 @st.composite
-def project(draw: st.DrawFn) -> dict[str, str]:
+def project(draw: st.DrawFn) -> dict[str, bytes]:
     def document(title: str, extra: str = "") -> str:
         blocks = draw(st.lists(block(), min_size=1, max_size=4))
         if draw(st.booleans()):
@@ -160,7 +160,13 @@ def project(draw: st.DrawFn) -> dict[str, str]:
     }
     victim = draw(st.sampled_from(sorted(files)))
     files[victim] = draw(damage(files[victim]))
-    return files
+    data = {name: text.encode("utf-8") for name, text in files.items()}
+    if draw(st.integers(0, 5)) == 0:  # byte damage: a byte that is not UTF-8
+        victim = draw(st.sampled_from(sorted(data)))
+        at = draw(st.integers(0, len(data[victim])))
+        bad = draw(st.sampled_from([b"\xff", b"\xc3", b"\x80\x80"]))
+        data[victim] = data[victim][:at] + bad + data[victim][at:]
+    return data
 
 
 _LOCATION = re.compile(r"^(?P<path>/[^:\n]+?)(?::(?P<line>\d+))?: (?:ERROR|WARNING|CRITICAL): ")
@@ -194,16 +200,16 @@ def _messages(warnings: str) -> list[str]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(project())
-def test_generated_projects_build_with_located_stable_diagnostics(files: dict[str, str]) -> None:
+def test_generated_projects_build_with_located_stable_diagnostics(files: dict[str, bytes]) -> None:
     """No traceback, exit 0/1/2, every diagnostic at a line of the input, serial == -j 2,
     and an unchanged rebuild reaches the same verdicts."""
     with _workdir() as work:
         src = work / "src"
         src.mkdir()
         (src / "conf.py").write_text(CONF)
-        for name, text in files.items():
-            (src / name).write_text(text, encoding="utf-8")
-        lines = {str(src / name): text.count("\n") + 1 for name, text in files.items()}
+        for name, data in files.items():
+            (src / name).write_bytes(data)
+        lines = {str(src / name): data.count(b"\n") + 1 for name, data in files.items()}
 
         status, warnings, verdicts = _build(src, work / "serial", 0)
         assert "Traceback" not in warnings

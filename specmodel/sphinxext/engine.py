@@ -141,6 +141,7 @@ def check_sources(
         confdir = srcdir
     build = Path(builddir) if builddir is not None else srcdir / "_build" / "specmodel-check"
     captured = io.StringIO()
+    app: Sphinx | None = None
     try:
         overrides["extensions"], root = _project(confdir, overrides)
         if docs is not None and f"{root}.rst" not in docs:
@@ -162,7 +163,18 @@ def check_sources(
             )
             app.build()
     except (SphinxError, OSError, SyntaxError) as exc:
-        raise EngineError(f"{srcdir}: Sphinx could not build these sources: {exc}") from exc
+        failed = _failed_so_far(app)
+        if not failed:
+            raise EngineError(f"{srcdir}: Sphinx could not build these sources: {exc}") from exc
+        # the build stopped because of what these verdicts say (a root document that is
+        # not UTF-8 is not read, then Sphinx cannot load it): report them, located
+        located = "".join(f"{v.location}: ERROR: {v.message} [spec.error]\n" for v in failed)
+        return CheckRun(
+            verdicts=failed,
+            statuscode=2,
+            warnings=_ANSI.sub("", captured.getvalue()) + located,
+            srcdir=srcdir,
+        )
     domain = spec_domain(app.env)
     return CheckRun(
         verdicts=all_verdicts(domain),
@@ -171,6 +183,16 @@ def check_sources(
         fresh=len(domain.fresh_runs()),
         srcdir=srcdir,
     )
+
+
+def _failed_so_far(app: Any) -> list[Verdict]:
+    """The failing verdicts a build that raised had stored (none without an env)."""
+    if app is None or getattr(app, "env", None) is None:
+        return []
+    try:
+        return [v for v in spec_domain(app.env).stored_verdicts() if v.failed]
+    except Exception:  # an env too broken to read: the caller reports the build error
+        return []
 
 
 def summarize(verdicts: Sequence[Verdict]) -> dict[str, float]:

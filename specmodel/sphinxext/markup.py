@@ -42,26 +42,86 @@ def connect(app: Sphinx) -> None:
     app.connect("include-read", scan_include)
     app.connect("builder-inited", install_message_filter)
     app.connect("warn-missing-reference", quiet_reported_xref)
+    # after next_generation (priority 500), so the verdicts carry this read's generation
+    app.connect("env-before-read-docs", skip_undecodable, priority=600)
+
+
+def skip_undecodable(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """``env-before-read-docs``: a source that is not text in the source encoding is one
+    located error, and is not read (Sphinx would abort the whole build with a traceback)."""
+    encoding = str(app.config.source_encoding or "utf-8")
+    name = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig") else encoding
+    domain = spec_domain(env)
+    for docname in list(docnames):
+        path = os.path.abspath(env.doc2path(docname))
+        try:
+            data = Path(path).read_bytes()
+            data.decode(encoding)
+        except OSError:
+            continue  # Sphinx reports a missing or unreadable file itself
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            # neither read nor written: to Sphinx the document does not exist in this build
+            docnames.remove(docname)
+            env.project.docnames.discard(docname)
+            domain.clear_doc(docname)  # Sphinx purges only documents it reads
+            domain.add_verdict(
+                Verdict(
+                    path=path,
+                    line=line,
+                    kind="markup",
+                    target="encoding",
+                    status="error",
+                    message=(
+                        f"expected {name} text; found byte 0x{data[exc.start]:02x}, which is "
+                        f"not {name} ({exc.reason}), so this document was not read"
+                    ),
+                    docname=docname,
+                    generation=domain.generation,
+                )
+            )
 
 
 def scan_document(app: Sphinx, docname: str, source: list[str]) -> None:
     """``source-read``: note the spec markup and merge-conflict markers as written."""
-    _note(app.env, docname, os.path.abspath(app.env.doc2path(docname)), source[0])
+    path = os.path.abspath(app.env.doc2path(docname))
+    source[0] = _note(app.env, docname, path, source[0])
 
 
 def scan_include(app: Sphinx, relative_path: Path, parent_docname: str, source: list[str]) -> None:
     """``include-read``: an included file's markup belongs to the document being read."""
     path = os.path.abspath(Path(app.srcdir) / relative_path)
-    _note(app.env, app.env.docname, path, source[0])
+    source[0] = _note(app.env, app.env.docname, path, source[0])
 
 
-def _note(env: BuildEnvironment, docname: str, path: str, text: str) -> None:
+def _note(env: BuildEnvironment, docname: str, path: str, text: str) -> str:
+    """Record the markup of ``text``; return it as docutils may read it (a NUL character,
+    which no text has, becomes U+FFFD: in an include path it would abort the build)."""
     domain = spec_domain(env)
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        domain.add_verdict(
+            Verdict(
+                path=path,
+                line=line,
+                kind="markup",
+                target="encoding",
+                status="error",
+                message=(
+                    f"expected text; found {text.count(chr(0))} NUL character(s), the "
+                    "first here (read as U+FFFD)"
+                ),
+                docname=docname,
+                generation=domain.generation,
+            )
+        )
+        text = text.replace("\0", "\ufffd")
     marks, conflicts = scan(text, path, docname)
     for mark in marks:
         domain.add("marks", docname, mark)
     for conflict in conflicts:
         domain.add("marks", docname, conflict)
+    return text
 
 
 class MarkupErrors(SphinxTransform):
