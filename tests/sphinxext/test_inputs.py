@@ -447,3 +447,49 @@ def test_claims_citations_skip_commented_out_directives(tmp_path: Path) -> None:
     assert citations(tmp_path) == {
         "checks.fast_zap.zap_done_on_return": [f"{tmp_path / 'a.rst'}:9"]
     }
+
+
+def test_a_document_that_is_not_utf8_is_one_located_error(tmp_path: Path) -> None:
+    """Sphinx would abort the build with a traceback; the document is not read instead,
+    and the rest of the project is built and checked."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.rst").write_text("T\n=\n\n.. toctree::\n\n   b\n\n.. spec:field:: gfn\n\n   G.\n")
+    (src / "b.rst").write_bytes(b"B\n=\n\nfine\n\xff broken\n")
+    for _ in range(2):  # the incremental rebuild reports it once again, not twice
+        run = check_sources(src, builddir=tmp_path / "build")
+        assert run.statuscode == 1
+        assert [(n, line, t) for n, line, t in located(run) if "[spec." in t] == [
+            (
+                "b.rst",
+                5,
+                "ERROR: expected UTF-8 text; found byte 0xff, which is not UTF-8 (invalid "
+                "start byte), so this document was not read [spec.error]",
+            )
+        ]
+    proc = specmodel("check", "src", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("src/b.rst:5: error: expected UTF-8 text; found byte 0xff")
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_root_document_that_is_not_utf8_is_reported_located(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.rst").write_bytes(b"T\n=\n\n\xc3\n")
+    proc = specmodel("check", "docs", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("docs/index.rst:4: error: expected UTF-8 text; found byte 0xc3")
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_nul_character_is_a_located_error_not_an_aborted_build(tmp_path: Path) -> None:
+    text = "T\n=\n\n.. spec:field:: gfn\n\n   G.\n\n.. include:: \0part.inc\n"
+    run = build(tmp_path, {"index.rst": text, "part.inc": "x\n"})
+    assert run.statuscode == 1
+    assert located(run)[0] == (
+        "index.rst",
+        8,
+        "ERROR: expected text; found 1 NUL character(s), the first here (read as U+FFFD) "
+        "[spec.error]",
+    )
