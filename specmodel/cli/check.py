@@ -235,38 +235,42 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from specmodel.sphinxext.engine import CheckRun, EngineError, check_sources
+    from specmodel.sphinxext.engine import CheckRun, EngineError, check_sources, common_folder
 
     start = time.perf_counter()
     runs: list[CheckRun] = []
     verdicts: list[Verdict] = []
     progress = sys.stderr.isatty()
     for given in args.paths:
-        path = Path(given)
-        if not path.exists():
+        if not Path(given).exists():
             print(
                 f"{given}: error: expected a source folder or an .rst file; found nothing",
                 file=sys.stderr,
             )
             return 2
-        bad = undecodable(path)
-        if bad:
-            verdicts.extend(bad)
-            continue
-        conf = Path(args.conf_dir) if args.conf_dir else _find_conf(path.resolve())
-        if progress:
-            print(f"specmodel check: {given} ...", file=sys.stderr)
-        try:
-            overrides = _overrides(args)
-            if args.fresh:
-                overrides["specmodel_fresh"] = True
-            run = check_sources(path, confdir=conf, freshenv=args.fresh, confoverrides=overrides)
-        except EngineError as exc:
-            print(f"specmodel check: error: {reports.terminal_safe(str(exc))}", file=sys.stderr)
-            return 2
-        except UnicodeDecodeError as exc:  # a source the scan above did not see
-            print(f"specmodel check: error: {given}: not UTF-8 text: {exc}", file=sys.stderr)
-            return 2
+    bad = [verdict for given in args.paths for verdict in undecodable(Path(given))]
+    verdicts.extend(bad)
+    # the paths are one set of documents, built together (coverage spans them all)
+    paths = list(dict.fromkeys(args.paths))
+    conf = Path(args.conf_dir) if args.conf_dir else _find_conf(common_folder(paths))
+    if progress and not bad:
+        print(f"specmodel check: {' '.join(paths)} ...", file=sys.stderr)
+    try:
+        overrides = _overrides(args)
+        if args.fresh:
+            overrides["specmodel_fresh"] = True
+        run = (
+            None
+            if bad
+            else check_sources(paths, confdir=conf, freshenv=args.fresh, confoverrides=overrides)
+        )
+    except EngineError as exc:
+        print(f"specmodel check: error: {reports.terminal_safe(str(exc))}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:  # a source the scan above did not see
+        print(f"specmodel check: error: not UTF-8 text: {exc}", file=sys.stderr)
+        return 2
+    if run is not None:
         runs.append(run)
         verdicts.extend(run.verdicts)
     seconds = time.perf_counter() - start

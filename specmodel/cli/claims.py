@@ -39,12 +39,28 @@ def add_claims_parser(subparsers: Any) -> None:
 
 _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
 _CODE_DIRECTIVE = re.compile(r"^\s*\.\.\s+(code-block|code|sourcecode|literalinclude)::")
+# explicit markup that is not a comment: a directive, a footnote or citation, a hyperlink
+# target, a substitution definition; anything else after ".." is a comment
+_NOT_COMMENT = re.compile(r"^\s*\.\.\s+(\S+::|\[[^\]]+\]|_|\|)")
+_EXPLICIT = re.compile(r"^\s*\.\.(\s|$)")
+
+
+def _opens_block(line: str) -> bool:
+    """Whether the indented lines after ``line`` are not read as markup: a literal block
+    (a paragraph ending in ``::``), a code directive, or an rst comment."""
+    text = line.rstrip()
+    if _CODE_DIRECTIVE.match(line):
+        return True
+    if _EXPLICIT.match(line):
+        return not _NOT_COMMENT.match(line)
+    return text.endswith("::")
 
 
 def _outside_literal_blocks(lines: list[str]) -> list[tuple[int, str]]:
-    """The lines (numbered from 1) outside literal blocks: the ones after a paragraph that
-    ends with ``::`` or after a code directive. Markup shown there as an example is not a
-    citation."""
+    """The lines (numbered from 1) outside literal blocks and comments: the lines after a
+    paragraph that ends with ``::``, in a code directive, or in an rst comment (``..``
+    followed by anything that is not a directive, target or substitution). Markup shown
+    there as an example, or commented out, is not a citation."""
     kept: list[tuple[int, str]] = []
     opener_indent: int | None = None
     for n, line in enumerate(lines, 1):
@@ -53,16 +69,18 @@ def _outside_literal_blocks(lines: list[str]) -> list[tuple[int, str]]:
             if not line.strip() or indent > opener_indent:
                 continue
             opener_indent = None
+        if _EXPLICIT.match(line) and not _NOT_COMMENT.match(line):
+            opener_indent = indent  # the comment itself is not a citation either
+            continue
         kept.append((n, line))
-        text = line.rstrip()
-        if _CODE_DIRECTIVE.match(line) or (text.endswith("::") and not _DIRECTIVE.match(line)):
+        if _opens_block(line):
             opener_indent = indent
     return kept
 
 
 def citations(docs: Path) -> dict[str, list[str]]:
     """Where each claim id appears in a ``spec:claim`` directive under ``docs`` (read as
-    text, nothing run; literal blocks are skipped)."""
+    text, nothing run; literal blocks and comments are skipped)."""
     found: dict[str, list[str]] = {}
     if not docs.is_dir():
         return found
@@ -71,16 +89,6 @@ def citations(docs: Path) -> dict[str, list[str]]:
             continue
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         for n, line in _outside_literal_blocks(lines):
-            m = _CLAIM_DIRECTIVE.match(line)
-            if m:
-                found.setdefault(m.group(1), []).append(f"{path}:{n}")
-    return found
-    for path in sorted(docs.rglob("*.rst")):
-        if "_build" in path.parts:
-            continue
-        for n, line in enumerate(
-            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-        ):
             m = _CLAIM_DIRECTIVE.match(line)
             if m:
                 found.setdefault(m.group(1), []).append(f"{path}:{n}")

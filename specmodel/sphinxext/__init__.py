@@ -91,6 +91,7 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.add_transform(events.MarkupErrors)
     # before every other config-inited handler (and Sphinx's own type warning, priority 800)
     app.connect("config-inited", config.validate_config, priority=100)
+    events.connect(app)
     app.connect("config-inited", events.resolve_cache_dir)
     app.connect("env-get-outdated", events.outdated_by_model)
     app.connect("env-before-read-docs", events.next_generation)

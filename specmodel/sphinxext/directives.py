@@ -71,6 +71,16 @@ class SpecDirective(SphinxDirective):
                     + ", ".join(f":{o}:" for o in unknown)
                     + f"; valid options: {valid}",
                 )
+            # an option written without a value is a mistake, never "use the default"
+            # (an empty :mutant: would otherwise run the unmutated kernel)
+            empty = sorted(k for k, v in self.options.items() if not str(v or "").strip())
+            if empty:
+                return self.fail(
+                    "error",
+                    f"spec:{self.kind} {self.target}: option "
+                    + ", ".join(f":{o}:" for o in empty)
+                    + " has no value; expected a value, or leave the option out",
+                )
             return self.check()
         except Exception as exc:  # a bug must not abort the build or delete the env
             return self.fail(
@@ -231,7 +241,15 @@ class FieldDirective(SpecDirective):
         self.domain.add(
             "fields",
             self.env.docname,
-            FieldDoc(spec.model, spec.name, path, line, anchor["ids"][0], self.env.docname),
+            FieldDoc(
+                spec.model,
+                spec.name,
+                path,
+                line,
+                anchor["ids"][0],
+                self.env.docname,
+                prose=any(text.strip() for text in self.content),
+            ),
         )
         header = nodes.paragraph(classes=["spec-field"])
         header += nodes.literal(text=name)

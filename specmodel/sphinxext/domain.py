@@ -7,6 +7,7 @@ can re-report every failing verdict even for documents that were not re-read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,14 +18,19 @@ from sphinx.roles import XRefRole
 from sphinx.util.nodes import make_refnode
 
 from specmodel.sphinxext.records import Verdict
+from specmodel.sphinxext.sources import Conflict, Mark
 
 if TYPE_CHECKING:
+    from docutils.parsers.rst import Directive
     from sphinx.addnodes import pending_xref
     from sphinx.builders import Builder
     from sphinx.environment import BuildEnvironment
 
-#: Per-document tables; each maps docname -> list of records.
-PER_DOC = ("models", "fields", "claims", "verdicts", "checks")
+#: Per-document tables; each maps docname -> list of records. ``marks``: the spec markup the
+#: raw source has (sources.Mark); ``ran``: (path, line) of every spec directive that ran;
+#: ``xrefs``: XrefUse; ``absorbed``: docutils messages turned into verdicts (printed once);
+#: ``checks``: the checks (records.Check) run after reading (batch.py).
+PER_DOC = ("models", "fields", "claims", "verdicts", "marks", "ran", "xrefs", "absorbed", "checks")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,19 @@ class FieldDoc:
     path: str
     line: int
     anchor: str
+    docname: str
+    #: whether the body has any text: an entry with none documents nothing (coverage)
+    prose: bool = True
+
+
+@dataclass(frozen=True)
+class XrefUse:
+    """A ``:spec:field:`` or ``:spec:claim:`` cross-reference, at the role's own line."""
+
+    typ: str
+    target: str
+    path: str
+    line: int
     docname: str
 
 
@@ -80,16 +99,39 @@ class SpecDomain(Domain):
         "verdicts": {},
         #: the checks (records.Check) each document asks for, run after reading (batch.py)
         "checks": {},
+        "marks": {},
+        "ran": {},
+        "xrefs": {},
+        "absorbed": {},
         #: bumped before each read phase; verdicts computed in it carry its number
         "generation": 0,
         #: specmodel sources fingerprint the stored verdicts were computed with
         "fingerprint": "",
     }
-    data_version = 1
+    data_version = 2
     dangling_warnings = {  # noqa: RUF012
         "field": "spec:field reference target not found: %(target)s",
         "claim": "spec:claim reference target not found: %(target)s",
     }
+
+    def directive(self, name: str) -> type[Directive] | None:
+        """The registered directive, noting (path, line) in ``ran`` whenever one runs, so
+        the markup the raw source has can be compared with what docutils actually ran."""
+        base = super().directive(name)
+        if base is None or getattr(base, "_specmodel_noted", False):
+            return base
+
+        class Noted(base):  # type: ignore[valid-type,misc]
+            _specmodel_noted = True
+
+            def run(self) -> list[nodes.Node]:
+                source, line = self.get_source_info()
+                path = os.path.abspath(source or self.env.doc2path(self.env.docname))
+                spec_domain(self.env).add("ran", self.env.docname, (path, int(line or 0)))
+                return list(super().run())
+
+        self._directive_cache[name] = Noted
+        return Noted
 
     # -- per-document bookkeeping -------------------------------------------------------------
 
@@ -136,6 +178,47 @@ class SpecDomain(Domain):
             and v.status != "skipped"
             and v.kind in ("claim", "invariant", "run")
         ]
+
+    def marks(self, docname: str) -> list[Mark | Conflict]:
+        """The spec markup the raw source of ``docname`` (and its includes) has."""
+        return list(self._table("marks").get(docname, ()))
+
+    def owner(self, path: str) -> str | None:
+        """The document whose source (or an include of it) is ``path`` and has spec markup."""
+        for docname in sorted(self._table("marks")):
+            marks = self._table("marks")[docname]
+            if not any(isinstance(m, Mark) for m in marks):
+                continue
+            own = os.path.abspath(self.env.doc2path(docname))
+            if own == path or any(m.path == path for m in marks):
+                return docname
+        return None
+
+    def absorbed(self) -> set[tuple[str, str, str]]:
+        """Docutils messages (source, line, first line) that became verdicts."""
+        return {key for keys in self._table("absorbed").values() for key in keys}
+
+    def locate(self, docname: str, path: str, line: int, text: str, taken: set[Mark]) -> int:
+        """The line of the role ``text`` (its first line, or a ``:spec:name:`` prefix) near
+        ``line``, where docutils located it: a paragraph's first line, or one line late in
+        a simple table. Each line found is added to ``taken``, so a second identical role in
+        the same paragraph gets the next one."""
+        first = text.splitlines()[0] if text else ""
+        for exact in (True, False):
+            found = [
+                m
+                for m in self.marks(docname)
+                if isinstance(m, Mark)
+                and m.kind == "role"
+                and m.path == path
+                and m not in taken
+                and (m.text == first if exact else m.text.startswith(first))
+            ]
+            if found:
+                best = min(found, key=lambda m: (abs(m.line - line), m.line))
+                taken.add(best)
+                return best.line
+        return line
 
     def docs_with_checks(self) -> set[str]:
         return {d for d, vs in self._table("verdicts").items() if vs}
@@ -198,6 +281,21 @@ class SpecDomain(Domain):
                 if (typ, name) not in seen:
                     seen.add((typ, name))
                     yield name, name, typ, docname, anchor, 1
+
+
+#: the document attribute holding the role marks already matched to a role (see locate)
+_TAKEN = "_specmodel_taken"
+
+
+def taken_roles(document: nodes.document, *, pop: bool = False) -> set[Mark]:
+    """The role marks of ``document`` already matched (:meth:`SpecDomain.locate`); shared
+    by the roles (while parsing) and the markup transform (after), dropped by the latter
+    so the doctree pickles without it."""
+    if pop:
+        taken: set[Mark] = document.__dict__.pop(_TAKEN, set())
+        return taken
+    kept: set[Mark] = document.__dict__.setdefault(_TAKEN, set())
+    return kept
 
 
 def spec_domain(env: BuildEnvironment) -> SpecDomain:

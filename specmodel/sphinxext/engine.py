@@ -7,6 +7,7 @@ the same extension, so the CLI and ``sphinx-build`` reach the same verdicts on t
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +46,10 @@ class CheckRun:
         return any(v.failed for v in self.verdicts)
 
 
-def _extensions(confdir: Path | None, overrides: Mapping[str, Any]) -> list[str]:
-    """The project's extensions plus ours (conf.py is read only to learn its list)."""
+def _project(confdir: Path | None, overrides: Mapping[str, Any]) -> tuple[list[str], str]:
+    """The project's extensions plus ours, and its root document (conf.py is read only to
+    learn these)."""
+    root = str(overrides.get("root_doc", "index"))
     if "extensions" in overrides:
         names = list(overrides["extensions"])
     elif confdir is None:
@@ -55,14 +58,52 @@ def _extensions(confdir: Path | None, overrides: Mapping[str, Any]) -> list[str]
         from sphinx.config import Config
         from sphinx.util.tags import Tags
 
-        names = list(Config.read(confdir, overrides=dict(overrides), tags=Tags()).extensions)
+        config = Config.read(confdir, overrides=dict(overrides), tags=Tags())
+        names = list(config.extensions)
+        root = str(overrides.get("root_doc", config.root_doc))
     if EXTENSION not in names:
         names.append(EXTENSION)
-    return names
+    return names, root
+
+
+def _sources(folder: Path) -> list[Path]:
+    """The .rst documents under ``folder``, build output left out."""
+    return [p for p in folder.rglob("*.rst") if "_build" not in p.relative_to(folder).parts]
+
+
+def common_folder(paths: Sequence[str | Path]) -> Path:
+    """The folder that holds every path (a folder itself, or a file's parent)."""
+    resolved = [Path(p).resolve() for p in paths]
+    return Path(os.path.commonpath([p if p.is_dir() else p.parent for p in resolved]))
+
+
+def documents(paths: Sequence[str | Path]) -> tuple[Path, list[str] | None]:
+    """The source directory and the documents (srcdir-relative .rst paths) that ``paths``
+    name: a set, whatever the order or overlap of the paths (``. a.rst`` is ``.``).
+
+    The source directory is the paths' common folder. ``None`` means every document of
+    it (a path named the folder itself). Raises :class:`EngineError` for a missing path.
+    """
+    if not paths:
+        raise EngineError("expected at least one source folder or .rst file; found none")
+    resolved: list[Path] = []
+    for given in paths:
+        path = Path(given).resolve()
+        if not path.exists():
+            raise EngineError(f"{given}: expected a directory or an .rst file; found nothing")
+        resolved.append(path)
+    srcdir = common_folder(resolved)
+    if srcdir in resolved:
+        return srcdir, None
+    docs: set[str] = set()
+    for path in resolved:
+        for doc in _sources(path) if path.is_dir() else [path]:
+            docs.add(doc.relative_to(srcdir).as_posix())
+    return srcdir, sorted(docs)
 
 
 def check_sources(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     *,
     confdir: str | Path | None = None,
     builddir: str | Path | None = None,
@@ -72,29 +113,26 @@ def check_sources(
     status: IO[str] | None = None,
     warning: IO[str] | None = None,
 ) -> CheckRun:
-    """Build ``path`` (a source directory, or one .rst file) with the dummy builder.
+    """Build ``path`` (a source directory or an .rst file, or a list of them) with the dummy
+    builder.
 
-    ``confdir`` names the folder of the project's ``conf.py`` when it is not ``path``
-    itself. A directory with a ``conf.py`` is built with it (adding ``specmodel.sphinxext`` if it is
-    not listed); otherwise with only this extension. A single file is built alone (as the
-    only ``include_patterns`` entry of its directory). ``builddir`` defaults to
-    ``<srcdir>/_build/specmodel-check`` so a second run is incremental. Raises
-    :class:`EngineError` when Sphinx cannot build at all.
+    Several paths are one set of documents (:func:`documents`): their common folder is
+    built, restricted to those documents (``include_patterns``), so coverage spans them
+    all and no document counts twice. ``confdir`` names the folder of the project's
+    ``conf.py`` when it is not that folder itself. A folder with a ``conf.py`` is built
+    with it (adding ``specmodel.sphinxext`` if it is not listed); otherwise with only this
+    extension. ``builddir`` defaults to ``<srcdir>/_build/specmodel-check`` so a second
+    run is incremental. Raises :class:`EngineError` when Sphinx cannot build at all.
     """
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    target = Path(path).resolve()
-    if not target.exists():
-        raise EngineError(f"{path}: expected a directory or an .rst file; found nothing")
+    given = [path] if isinstance(path, str | Path) else list(path)
+    srcdir, docs = documents(given)
     overrides: dict[str, Any] = dict(confoverrides or {})
-    if target.is_file():
-        srcdir = target.parent
-        overrides["include_patterns"] = [target.name]
-        overrides.setdefault("root_doc", target.stem)
-    else:
-        srcdir = target
+    if docs is not None:
+        overrides["include_patterns"] = docs
     if confdir is not None:
         confdir = Path(confdir).resolve()
         if not (confdir / "conf.py").is_file():
@@ -103,8 +141,12 @@ def check_sources(
         confdir = srcdir
     build = Path(builddir) if builddir is not None else srcdir / "_build" / "specmodel-check"
     captured = io.StringIO()
+    app: Sphinx | None = None
     try:
-        overrides["extensions"] = _extensions(confdir, overrides)
+        overrides["extensions"], root = _project(confdir, overrides)
+        if docs is not None and f"{root}.rst" not in docs:
+            # the root document must be one that is read (else "root file not found")
+            overrides["root_doc"] = docs[0].removesuffix(".rst") if docs else root
         # as sphinx-build does: docutils' registries are process-global
         with patch_docutils(confdir), docutils_namespace():
             app = Sphinx(
@@ -121,7 +163,18 @@ def check_sources(
             )
             app.build()
     except (SphinxError, OSError, SyntaxError) as exc:
-        raise EngineError(f"{srcdir}: Sphinx could not build these sources: {exc}") from exc
+        failed = _failed_so_far(app)
+        if not failed:
+            raise EngineError(f"{srcdir}: Sphinx could not build these sources: {exc}") from exc
+        # the build stopped because of what these verdicts say (a root document that is
+        # not UTF-8 is not read, then Sphinx cannot load it): report them, located
+        located = "".join(f"{v.location}: ERROR: {v.message} [spec.error]\n" for v in failed)
+        return CheckRun(
+            verdicts=failed,
+            statuscode=2,
+            warnings=_ANSI.sub("", captured.getvalue()) + located,
+            srcdir=srcdir,
+        )
     domain = spec_domain(app.env)
     return CheckRun(
         verdicts=all_verdicts(domain),
@@ -130,6 +183,16 @@ def check_sources(
         fresh=len(domain.fresh_runs()),
         srcdir=srcdir,
     )
+
+
+def _failed_so_far(app: Any) -> list[Verdict]:
+    """The failing verdicts a build that raised had stored (none without an env)."""
+    if app is None or getattr(app, "env", None) is None:
+        return []
+    try:
+        return [v for v in spec_domain(app.env).stored_verdicts() if v.failed]
+    except Exception:  # an env too broken to read: the caller reports the build error
+        return []
 
 
 def summarize(verdicts: Sequence[Verdict]) -> dict[str, float]:

@@ -1,4 +1,7 @@
-"""Event handlers: model fingerprinting, read generations, markup errors, the final report.
+"""Event handlers: model fingerprinting, read generations, the final report.
+
+The markup checks (what docutils could not read) live in :mod:`specmodel.sphinxext.markup`;
+:class:`MarkupErrors` and :func:`connect` are re-exported here, where ``setup()`` finds them.
 
 Verdicts are reported (and the exit status set) only in ``build-finished``, from the domain
 data, so every build, including an unchanged incremental one, reports every failing verdict
@@ -7,33 +10,22 @@ exactly once and fails (SPHINX.md 2.6, 2.7).
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence, Set
 from pathlib import Path
-from typing import Any
 
-from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.environment import BuildEnvironment
-from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
 from specmodel.sphinxext.cache import fingerprint
 from specmodel.sphinxext.coverage import all_verdicts
 from specmodel.sphinxext.domain import SpecDomain, spec_domain
+from specmodel.sphinxext.markup import MarkupErrors as MarkupErrors
+from specmodel.sphinxext.markup import connect as connect
 from specmodel.sphinxext.records import Verdict
 
 logger = logging.getLogger(__name__)
-
-DIRECTIVES = ("claim", "field", "invariant", "model", "run")
-ROLES = ("claim", "field", "value")
-# docutils 0.22 quotes names with typographic quotes in the doctree, ASCII ones in the log
-_Q = '["\u201c\u201d]'
-_UNKNOWN_DIRECTIVE = re.compile(rf"Unknown directive type {_Q}spec:([^\"\u201d]*){_Q}", re.I)
-_UNKNOWN_ROLE = re.compile(rf"Unknown interpreted text role {_Q}spec:([^\"\u201d]*){_Q}", re.I)
-_DIRECTIVE_ERROR = re.compile(rf"Error in {_Q}(spec:[^\"\u201d]*){_Q} directive:\s*(.*)", re.S)
 
 
 def resolve_cache_dir(app: Sphinx, config: Config) -> None:
@@ -64,57 +56,6 @@ def next_generation(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> 
     """``env-before-read-docs``: verdicts computed from here on carry a new generation."""
     domain = spec_domain(env)
     domain.data["generation"] = domain.generation + 1
-
-
-class MarkupErrors(SphinxTransform):
-    """Turn docutils' ERROR messages about spec markup into verdicts (they exit 0 otherwise).
-
-    A misspelled ``.. spec:claimm::``, an unknown ``:spec:xyz:`` role and a directive with the
-    wrong number of arguments are only docutils system messages; they are filtered out of the
-    doctree at priority 999, so this runs just before.
-    """
-
-    default_priority = 990
-
-    def apply(self, **kwargs: Any) -> None:
-        domain = spec_domain(self.env)
-        for message in list(self.document.findall(nodes.system_message)):
-            if message.get("level", 0) < 3:
-                continue
-            text = message.astext() if not message.children else message[0].astext()
-            found = _describe(text)
-            if found is None:
-                continue
-            target, description = found
-            domain.add_verdict(
-                Verdict(
-                    path=os.path.abspath(
-                        message.get("source") or self.env.doc2path(self.env.docname)
-                    ),
-                    line=int(message.get("line") or 0),
-                    kind="markup",
-                    target=target,
-                    status="error",
-                    message=description,
-                    docname=self.env.docname,
-                    generation=domain.generation,
-                )
-            )
-
-
-def _describe(text: str) -> tuple[str, str] | None:
-    if match := _UNKNOWN_DIRECTIVE.search(text):
-        valid = ", ".join(f"spec:{d}" for d in DIRECTIVES)
-        name = f"spec:{match[1]}"
-        return name, f"unknown directive {name}; expected one of: {valid}"
-    if match := _UNKNOWN_ROLE.search(text):
-        valid = ", ".join(f":spec:{r}:" for r in ROLES)
-        name = f":spec:{match[1]}:"
-        return name, f"unknown role {name}; expected one of: {valid}"
-    if match := _DIRECTIVE_ERROR.search(text):
-        detail = " ".join(match[2].split(".. ")[0].split())
-        return match[1], f"{match[1]} directive: {detail}"
-    return None
 
 
 def report(app: Sphinx, exception: BaseException | None) -> None:

@@ -7,30 +7,14 @@ renders it too, and is a divergence if the model's value differs.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from docutils import nodes
 from sphinx.util.docutils import SphinxRole
 
 from specmodel.errors import UnknownNameError
 from specmodel.kernel import CONSTANTS
-from specmodel.sphinxext.domain import spec_domain
+from specmodel.sphinxext.domain import spec_domain, taken_roles
 from specmodel.sphinxext.records import Status, Verdict
-
-
-def _line_of(path: str, line: int, rawtext: str) -> int:
-    """The line of ``rawtext`` itself: docutils gives a role its paragraph's first line."""
-    first = rawtext.splitlines()[0] if rawtext else ""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return line
-    for number in range(max(line, 1), min(len(lines), line + 200) + 1):
-        if first and first in lines[number - 1]:
-            return number
-        if not lines[number - 1].strip() and number > line:
-            break
-    return line
 
 
 class ValueRole(SphinxRole):
@@ -38,6 +22,8 @@ class ValueRole(SphinxRole):
 
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
         name, sep, stated = (part.strip() for part in self.text.partition("="))
+        self._where = self._locate()
+        spec_domain(self.env).add("ran", self.env.docname, self._where)
         try:
             if name not in CONSTANTS:
                 message = f":spec:value: {UnknownNameError('constant', name, CONSTANTS)}"
@@ -70,18 +56,28 @@ class ValueRole(SphinxRole):
             )
             return [nodes.literal(self.rawtext, self.text)], []
 
-    def _record(self, name: str, status: Status, message: str) -> None:
+    def _locate(self) -> tuple[str, int]:
+        """The role's own path and line: docutils gives a role its paragraph's first line
+        (one line late in a simple table); the raw-source scan knows the real one."""
         source, line = self.get_source_info()
         path = os.path.abspath(source or self.env.doc2path(self.env.docname))
-        spec_domain(self.env).add_verdict(
+        own = spec_domain(self.env).locate(
+            self.env.docname, path, int(line or 0), self.rawtext, taken_roles(self.inliner.document)
+        )
+        return path, own
+
+    def _record(self, name: str, status: Status, message: str) -> None:
+        path, line = self._where
+        domain = spec_domain(self.env)
+        domain.add_verdict(
             Verdict(
                 path=path,
-                line=_line_of(path, int(line or 0), self.rawtext),
+                line=line,
                 kind="value",
                 target=name,
                 status=status,
                 message=message,
                 docname=self.env.docname,
-                generation=spec_domain(self.env).generation,
+                generation=domain.generation,
             )
         )

@@ -140,6 +140,8 @@ def test_misspelled_directives_roles_and_options_fail_the_build(app: Any) -> Non
         + "spec:field directive: 1 argument(s) required, 0 supplied. [spec.error]",
     ]
     assert "Traceback" not in app.warning.getvalue()
+    # each printed once, by specmodel: no echo of docutils' own message
+    assert "[docutils]" not in app.warning.getvalue()
 
 
 @pytest.mark.sphinx(
