@@ -451,10 +451,17 @@ def test_random_strategy_with_a_seed_is_deterministic_and_finds_no_reload_reques
 
 def test_random_strategy_on_the_kernel_holds_but_is_not_exhaustive() -> None:
     """A random pass proves nothing about unexplored states, and says so."""
-    result = explore("fast_zap", strategy="random", seed=3, max_states=3000)
+    result = explore("fast_zap", strategy="random", seed=3, max_steps=3000)
     assert result.holds
     assert not result.exhaustive
-    assert result.transitions == 3000
+    assert result.transitions == result.steps_walked == 3000
+    assert result.walks > 1
+    assert 1 < result.states < 3000  # distinct states seen, not steps walked
+    text = result.describe()
+    assert f"{result.states} distinct states seen, 3000 steps walked in {result.walks} walks" in (
+        text
+    )
+    assert "not exhaustive" in text
 
 
 # -- errors --------------------------------------------------------------------------------
