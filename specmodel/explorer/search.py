@@ -455,7 +455,10 @@ def explore(
             )
         from specmodel.explorer.sharded import sharded_bfs
 
-        return sharded_bfs(model, invs, specs, max_states, time_limit, progress, symmetric, workers)
+        sharded: Exploration = sharded_bfs(
+            model, invs, specs, max_states, time_limit, progress, symmetric, workers
+        )
+        return sharded
     return _bfs(model, invs, max_states, time_limit, progress, witnesses, symmetric, exact)
 
 
