@@ -533,13 +533,23 @@ def _bfs(
     early = check(init, 0)
     if early is not None:
         return early
-    queue: deque[tuple[State, int, int]] = deque([(init, 0, 0)])
+    # The frontier holds states only: visited states get indexes in visiting order, which
+    # is the order they are expanded in, so the next state's index is a counter, and its
+    # depth changes where the previous level's last index is passed. (A (state, index,
+    # depth) tuple per entry cost about 90 bytes more per state in the frontier.)
+    queue: deque[State] = deque([init])
+    idx = -1
+    depth = 0  # of the children of the state being expanded
+    level_end = -1
     programs = list(enumerate(model.programs))
     add = exact_seen.add
     fp_add = fps.add
     while queue:
-        state, idx, depth = queue.popleft()
-        depth += 1
+        state = queue.popleft()
+        idx += 1
+        if idx > level_end:
+            depth += 1
+            level_end = len(parents) - 1
         for tid, program in programs:
             for j, (_, nxt) in enumerate(program(state, tid, cfg)):
                 transitions += 1
@@ -557,7 +567,7 @@ def _bfs(
                 verdict = check(nxt, new)
                 if verdict is not None:
                     return verdict
-                queue.append((nxt, new, depth))
+                queue.append(nxt)
         if max_states is not None and count() > max_states:
             raise _budget_error(model.scenario, max_states, count())
         now = time.perf_counter()

@@ -55,7 +55,9 @@ class _Shard:
         self.parent_worker: list[int] = []
         self.parent_index: list[int] = []
         self.step: list[int] = []
-        self.frontier: list[tuple[State, int]] = []
+        # the states of the current level, which have consecutive indexes from this one
+        self.frontier: list[State] = []
+        self.frontier_start = 0
         self.metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
         self.transitions = 0
         self._vms: dict[VmState, VmState] = {}
@@ -64,7 +66,7 @@ class _Shard:
         """Expand the frontier: one pickled batch of (state, parent, step) per worker."""
         out: list[list[tuple[State, int, int]]] = [[] for _ in range(self.workers)]
         cfg, symmetric, workers = self.cfg, self.symmetric, self.workers
-        for state, idx in self.frontier:
+        for idx, state in enumerate(self.frontier, self.frontier_start):
             for tid, program in enumerate(self.model.programs):
                 for j, (_, nxt) in enumerate(program(state, tid, cfg)):
                     self.transitions += 1
@@ -80,6 +82,7 @@ class _Shard:
         from specmodel.explorer.search import _metrics
 
         new = 0
+        self.frontier_start = len(self.step)
         first: tuple[int, int, str, str] | None = None
         rank = {inv.name: n for n, inv in enumerate(self.checker.invs)}
         for blob in batches:
@@ -98,7 +101,7 @@ class _Shard:
                     key = (rank[bad[0]], idx, bad[0], bad[1])
                     if first is None or key[0] < first[0]:
                         first = key
-                self.frontier.append((state, idx))
+                self.frontier.append(state)
         return new, first
 
     def _record(self, worker: int, index: int, step: int) -> int:
@@ -110,7 +113,8 @@ class _Shard:
     def seed(self, state: State) -> tuple[int, tuple[int, int, str, str] | None]:
         self.seen.add(fingerprint(state))
         self._record(-1, -1, 0)
-        self.frontier = [(state, 0)]
+        self.frontier = [state]
+        self.frontier_start = 0
         from specmodel.explorer.search import _metrics
 
         _metrics(self.cfg, state, self.metrics)
