@@ -66,13 +66,20 @@ class _Shard:
         """Expand the frontier: one pickled batch of (state, parent, step) per worker."""
         out: list[list[tuple[State, int, int]]] = [[] for _ in range(self.workers)]
         cfg, symmetric, workers = self.cfg, self.symmetric, self.workers
+        # a successor met twice in this level is sent once (its first parent is kept, as
+        # the single-process search keeps the first); what the owner has seen, it drops
+        sent: set[int] = set()
         for idx, state in enumerate(self.frontier, self.frontier_start):
             for tid, program in enumerate(self.model.programs):
                 for j, (_, nxt) in enumerate(program(state, tid, cfg)):
                     self.transitions += 1
                     if symmetric:
                         nxt = canonical(nxt, cfg)[0]
-                    out[owner(fingerprint(nxt), workers)].append((nxt, idx, tid << 8 | j))
+                    fp = fingerprint(nxt)
+                    if fp in sent:
+                        continue
+                    sent.add(fp)
+                    out[owner(fp, workers)].append((nxt, idx, tid << 8 | j))
         self.frontier = []
         return [pickle.dumps((self.me, batch), pickle.HIGHEST_PROTOCOL) for batch in out]
 
