@@ -1,67 +1,118 @@
-"""Explorer throughput: distinct states per second and memory per stored state.
+"""Explorer throughput: distinct states per second, memory per stored state, and the same
+figures as ratios to the pure-Python BFS ceiling (../shared/bench/ceiling.py) timed in the
+same run.
 
-Usage: python bench/bench_explore.py [--pages 4,8,16,24] [--runs 3]
+Usage: python bench/bench_explore.py [--runs 3] [--time-limit 60] [--src DIR] [--only NAME]
 
-For fast_zap with 2 vCPUs and each page count, and for concurrent_zaps, reports the
-distinct states, transitions, the median wall time of ``--runs`` runs, states per second
-(also as a ratio to a fixed Python baseline timed in the same run), and the peak memory of a
-fresh process per stored state. One core; the numbers vary with the machine's load, so
-compare the ratios between runs, not the seconds.
+Each case runs in a fresh interpreter. A case that does not finish within ``--time-limit``
+is reported with the figures of its last progress report (marked "partial"). ``--src`` runs
+another source tree (e.g. an export of main) for before/after tables. The machine's load
+moves the seconds; the ratio to the ceiling, measured before and after each case, moves
+less: compare those.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
+import subprocess
+import sys
+from pathlib import Path
 
-from _util import baseline_seconds, in_subprocess
+from _util import in_subprocess
+
+ROOT = Path(__file__).resolve().parent.parent
+CEILING = ROOT.parent.parent / "shared" / "bench" / "ceiling.py"
 
 CODE = """
-import time
+import sys, time
+sys.path.insert(0, {src!r})
 from specmodel import explore
+from specmodel.errors import BudgetExceededError
 base = _status_kib('VmRSS')
-e = explore({scenario!r}, symmetry={symmetry}, **{params!r})
-result = dict(states=e.states, transitions=e.transitions, seconds=e.seconds, holds=e.holds,
-              base_rss_kib=base, metrics=dict(e.metrics))
+last = []
+start = time.perf_counter()
+kwargs = dict({kwargs!r})
+try:
+    e = explore({scenario!r}, time_limit={limit!r}, max_states=None,
+                progress=last.append, **kwargs)
+    result = dict(states=e.states, transitions=e.transitions, seconds=e.seconds,
+                  holds=e.holds, partial=False, depth=e.depth)
+except BudgetExceededError:
+    info = last[-1]
+    result = dict(states=info.states, transitions=info.transitions, seconds=info.seconds,
+                  holds=None, partial=True, depth=info.depth)
+result['base_rss_kib'] = base
 """
 
+#: (label, scenario, explore() keyword arguments)
+CASES: list[tuple[str, str, dict[str, object]]] = [
+    ("fast_zap 2v x 16p b10", "fast_zap", {"vcpus": 2, "pages": 16, "batch": 10}),
+    ("concurrent_zaps 2v x 24p", "concurrent_zaps", {"vcpus": 2, "pages": 24}),
+    ("page_reclaim 2v steps=3", "page_reclaim", {"vcpus": 2, "steps": 3}),
+    (
+        "fast_zap 2v x 16p b10, 2 workers",
+        "fast_zap",
+        {"vcpus": 2, "pages": 16, "batch": 10, "workers": 2},
+    ),
+]
 
-def measure(scenario: str, params: dict[str, int], runs: int, symmetry: bool = True) -> None:
-    rows = [
-        in_subprocess(CODE.format(scenario=scenario, params=params, symmetry=symmetry))
-        for _ in range(runs)
-    ]
-    seconds = statistics.median(float(r["seconds"]) for r in rows)  # type: ignore[arg-type]
-    r = rows[0]
-    states = int(r["states"])  # type: ignore[call-overload]
-    grown = statistics.median(
-        (int(x["peak_rss_kib"]) - int(x["base_rss_kib"])) * 1024  # type: ignore[call-overload]
-        for x in rows
-    )
-    base_rate = 200_000 / baseline_seconds()
-    rate = states / seconds if seconds else 0.0
-    label = ", ".join(f"{k}={v}" for k, v in params.items())
-    print(
-        f"{scenario}({label}) symmetry={symmetry}: {states} states, {r['transitions']} "
-        f"transitions, median {seconds:.2f} s, {rate:,.0f} states/s "
-        f"({rate / base_rate:.3f} x the baseline's inserts/s), {grown / max(states, 1):.0f} "
-        f"bytes/state, metrics {r['metrics']}"
-    )
+
+def ceiling_rate(states: int = 200_000) -> float:
+    out = subprocess.run(
+        [sys.executable, str(CEILING), str(states)], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"-> ([\d,]+) states/s", out)
+    assert match is not None, out
+    return float(match[1].replace(",", ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", default="4,8,16,24")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs of the cases under 60 s")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--src", default=str(ROOT), help="source tree to import specmodel from")
+    parser.add_argument("--only", help="run only cases whose label contains this")
     args = parser.parse_args()
-    print(f"baseline: {baseline_seconds():.3f} s for 200k tuple inserts")
-    for pages in (int(p) for p in args.pages.split(",")):
-        measure(
-            "fast_zap", {"vcpus": 2, "pages": pages, "batch": 10}, args.runs if pages <= 16 else 1
+    src = os.path.abspath(args.src)
+    print(f"source: {src}")
+    print(
+        "| case | states | seconds | states/s | bytes/state | ceiling states/s | ratio |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    for label, scenario, kwargs in CASES:
+        if args.only and args.only not in label:
+            continue
+        if "workers" in kwargs and "explorer/sharded.py" not in _files(src):
+            continue
+        rows = []
+        ceilings = [ceiling_rate()]
+        for _ in range(args.runs):
+            code = CODE.format(src=src, kwargs=kwargs, scenario=scenario, limit=args.time_limit)
+            rows.append(in_subprocess(code))
+            ceilings.append(ceiling_rate())
+            if rows[-1]["partial"] or float(rows[-1]["seconds"]) > 60:  # type: ignore[arg-type]
+                break  # one long run is enough (and all the machine can spare)
+        rates = [int(r["states"]) / float(r["seconds"]) for r in rows]  # type: ignore[call-overload, arg-type]
+        rate = statistics.median(rates)
+        row = rows[rates.index(rate)] if rate in rates else rows[0]
+        grown = statistics.median(
+            (int(r["peak_rss_kib"]) - int(r["base_rss_kib"])) * 1024 / int(r["states"])  # type: ignore[call-overload]
+            for r in rows
         )
-    measure("fast_zap", {"vcpus": 2, "pages": 8, "batch": 10}, 1, symmetry=False)
-    measure("concurrent_zaps", {"vcpus": 0, "pages": 8, "batch": 2}, args.runs)
-    measure("concurrent_zaps", {"vcpus": 1, "pages": 8, "batch": 2}, 1)
+        ceiling = statistics.median(ceilings)
+        partial = " (partial)" if row["partial"] else ""
+        print(
+            f"| {label} | {row['states']}{partial} | {float(row['seconds']):.1f} | "  # type: ignore[arg-type]
+            f"{rate:,.0f} | {grown:.0f} | {ceiling:,.0f} | {rate / ceiling:.3f} |",
+            flush=True,
+        )
+
+
+def _files(src: str) -> str:
+    return " ".join(str(p.relative_to(src)) for p in Path(src, "specmodel").rglob("*.py"))
 
 
 if __name__ == "__main__":

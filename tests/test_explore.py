@@ -451,10 +451,17 @@ def test_random_strategy_with_a_seed_is_deterministic_and_finds_no_reload_reques
 
 def test_random_strategy_on_the_kernel_holds_but_is_not_exhaustive() -> None:
     """A random pass proves nothing about unexplored states, and says so."""
-    result = explore("fast_zap", strategy="random", seed=3, max_states=3000)
+    result = explore("fast_zap", strategy="random", seed=3, max_steps=3000)
     assert result.holds
     assert not result.exhaustive
-    assert result.transitions == 3000
+    assert result.transitions == result.steps_walked == 3000
+    assert result.walks > 1
+    assert 1 < result.states < 3000  # distinct states seen, not steps walked
+    text = result.describe()
+    assert f"{result.states} distinct states seen, 3000 steps walked in {result.walks} walks" in (
+        text
+    )
+    assert "not exhaustive" in text
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -684,3 +691,70 @@ def test_no_state_holds_minus_two_which_cpython_hashes_like_minus_one() -> None:
                 if nxt not in seen:
                     seen.add(nxt)
                     frontier.append(nxt)
+
+
+# -- non-bool invariants, bare strings, str(trace) (issue 14) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "found"),
+    [("kvm.arch.mmu_valid_gen + 1", "found int 1"), ("None", "found NoneType None")],
+)
+def test_a_non_bool_invariant_expression_is_an_error_naming_the_type(expr: str, found: str) -> None:
+    """Not counted as held or violated: InvariantExpressionError naming the value's type."""
+    with pytest.raises(InvariantExpressionError) as info:
+        explore("fast_zap", invariants=[expr], vcpus=1, pages=1)
+    message = str(info.value)
+    assert message.startswith(f"invariant {expr!r} must evaluate to a bool (True or False)")
+    assert message.endswith(found)
+
+
+def test_a_callable_invariant_that_returns_none_is_an_error_not_a_violation() -> None:
+    """A callable that forgot its return gives an error naming NoneType."""
+
+    def forgot_return(kvm: Kvm) -> bool:
+        _ = kvm.arch.mmu_valid_gen == 0
+
+    with pytest.raises(InvariantExpressionError, match=r"'forgot_return' must evaluate to a bool"):
+        explore("fast_zap", invariants=[forgot_return], vcpus=1, pages=1)
+    with pytest.raises(InvariantExpressionError, match=r"found int 0$"):
+        explore("fast_zap", invariants=[lambda kvm: kvm.arch.mmu_valid_gen], vcpus=1, pages=1)
+
+
+def test_a_bare_string_invariant_is_one_expression_not_its_characters() -> None:
+    """invariants="expr" is the expression; a bare callable and exclude="name" are one too."""
+    expr = "kvm.arch.mmu_valid_gen == 0"
+    result = explore("fast_zap", invariants=expr, vcpus=1, pages=2)
+    assert result.violation is not None
+    assert result.violation.invariant == expr
+    assert result.invariants[-1] == expr
+    assert len(result.invariants) == len(BUILTIN) + 1
+    held = explore("fast_zap", invariants="kvm.arch.mmu_valid_gen in (0, 1)", vcpus=1, pages=2)
+    assert held.holds
+    one = explore("fast_zap", invariants=lambda kvm: True, vcpus=1, pages=2)
+    assert one.invariants[-1] == "<lambda>"
+    left = explore("fast_zap", exclude="fifo_partition", vcpus=1, pages=2)
+    assert "fifo_partition" not in left.invariants
+    assert len(left.invariants) == len(BUILTIN) - 1
+
+
+def test_str_of_a_trace_is_the_numbered_trace() -> None:
+    """str(violation.trace) is what render() gives, not a dataclass repr."""
+    result = explore("fast_zap", mutant="no_reload_request")
+    assert result.violation is not None
+    trace = result.violation.trace
+    text = str(trace)
+    assert text == trace.render()
+    assert not text.startswith("Trace(")
+    assert text.splitlines()[0].startswith("   1. zapper ")
+    assert str(trace.steps[0]).split() == text.splitlines()[0].split()  # own column width
+    assert str(result.violation) == result.violation.render()
+    assert str(result.violation).endswith(text)
+
+
+def test_str_of_an_empty_trace_says_it_is_the_initial_state() -> None:
+    """A violation in the initial state has no steps: str() says so instead of nothing."""
+    result = explore("fast_zap", invariants=["kvm.arch.mmu_valid_gen == 1"], vcpus=1, pages=1)
+    assert result.violation is not None
+    assert len(result.violation.trace) == 0
+    assert str(result.violation.trace) == "   (the initial state: no steps)"

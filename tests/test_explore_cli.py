@@ -51,7 +51,9 @@ def test_a_long_run_reports_progress_on_stderr_when_asked() -> None:
     took = re.search(r", ([\d.]+) s$", proc.stdout.splitlines()[0])
     assert took is not None
     assert float(took[1]) > 1.0, "progress shows after a second: pick a larger run"
-    assert re.search(r"states, [\d,]+ states/s, depth \d+", proc.stderr)
+    assert re.search(
+        r"\d+ distinct states, [\d,]+ distinct states/s, \d+ transitions, depth \d+", proc.stderr
+    )
 
 
 def test_a_mutant_exits_1_with_a_numbered_trace_and_a_replay_call() -> None:
@@ -257,3 +259,184 @@ def test_no_command_is_a_usage_error() -> None:
     )
     assert proc.returncode == 2
     assert "COMMAND" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- budgets, JSON errors, progress, workers (issue 14, 18, 19) --------------------------------
+
+
+def test_the_default_budgets_are_the_sphinx_extensions_defaults(tmp_path: Path) -> None:
+    """explore's default --max-states/--time-limit equal specmodel_max_states/_time_limit."""
+    from sphinx.application import Sphinx
+
+    from specmodel.cli.explore import DEFAULT_MAX_STATES, DEFAULT_TIME_LIMIT
+
+    (tmp_path / "conf.py").write_text("extensions = ['specmodel.sphinxext']\n")
+    (tmp_path / "index.rst").write_text("Title\n=====\n")
+    app = Sphinx(
+        str(tmp_path),
+        str(tmp_path),
+        str(tmp_path / "_build"),
+        str(tmp_path / "_doctrees"),
+        "html",
+        status=None,
+        warning=None,
+        freshenv=True,
+    )
+    assert app.config.specmodel_max_states == DEFAULT_MAX_STATES
+    assert app.config.specmodel_time_limit == DEFAULT_TIME_LIMIT
+
+
+def test_a_large_run_stops_at_the_default_state_budget_and_says_how_to_raise_it() -> None:
+    """No --max-states: the default budget applies; the error names both flags."""
+    proc = run("fast_zap", "--vcpus", "3", "--pages", "16", "--batch", "1")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    line = proc.stderr.strip()
+    assert line.startswith("specmodel explore: error: fast_zap: explored more than 200000 states")
+    assert "--max-states N (default 200000)" in line
+    assert "--time-limit S (default 120)" in line
+    assert "'none' lifts either" in line
+
+
+def test_none_lifts_the_state_budget() -> None:
+    """--max-states none: no budget (a run that needs more than a small one finishes)."""
+    assert run("fast_zap", "--vcpus", "1", "--max-states", "20").returncode == 2
+    proc = run("fast_zap", "--vcpus", "1", "--max-states", "none")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "kind", "needles"),
+    [
+        (["fast_zap", "--max-states", "10"], "BudgetExceededError", ["more than 10 states"]),
+        (["fast_zapp"], "UnknownNameError", ["unknown scenario 'fast_zapp'"]),
+        (["fast_zap", "--max-states", "-5"], "SpecmodelError", ["--max-states", ">= 1", "-5"]),
+        (["fast_zap", "--max-states", "lots"], "SpecmodelError", ["--max-states", "'lots'"]),
+        (["fast_zap", "--time-limit", "0"], "SpecmodelError", ["--time-limit", "> 0", "'0'"]),
+        (["fast_zap", "--workers", "0"], "SpecmodelError", ["--workers", ">= 1", "0"]),
+        (["fast_zap", "--vcpus", "two"], "SpecmodelError", ["--vcpus", "'two'"]),
+        (
+            ["fast_zap", "--vcpus", "1", "--invariant", "kvm.arch.mmu_valid_gen + 1"],
+            "InvariantExpressionError",
+            ["'kvm.arch.mmu_valid_gen + 1'", "must evaluate to a bool", "found int"],
+        ),
+    ],
+    ids=["budget", "scenario", "negative", "word", "time", "workers", "vcpus", "non-bool"],
+)
+def test_errors_come_out_as_json_under_format_json(
+    args: list[str], kind: str, needles: list[str]
+) -> None:
+    """--format json: exit 2, stdout one JSON document with error.type and error.message."""
+    proc = run(*args, "--format", "json")
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "specmodel-explore/1"
+    assert doc["error"]["type"] == kind
+    for needle in needles:
+        assert needle in doc["error"]["message"]
+    assert proc.stderr.strip() == f"specmodel explore: error: {doc['error']['message']}"
+
+
+def test_a_non_bool_invariant_is_an_error_naming_the_type_not_a_verdict() -> None:
+    """An expression giving an int is neither held nor violated: exit 2, type named."""
+    proc = run("fast_zap", "--vcpus", "1", "--invariant", "kvm.arch.mmu_valid_gen + 1")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "must evaluate to a bool (True or False), found int 1" in proc.stderr
+    assert "held" not in proc.stderr
+
+
+#: A run of a few seconds (long enough for progress reports, which start after one).
+MEDIUM = ("--vcpus", "2", "--pages", "5", "--batch", "2")
+
+
+def test_no_progress_in_a_pipe_unless_asked() -> None:
+    """stderr is a pipe here: nothing but the result, even for a run over a second."""
+    proc = run("fast_zap", *MEDIUM)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+
+
+def test_progress_on_a_terminal_rewrites_one_line_in_colour_unless_no_color() -> None:
+    """On a pty: one line rewritten with carriage returns, dim unless NO_COLOR."""
+    import pty
+
+    def on_pty(env: dict[str, str]) -> str:
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "specmodel", "explore", "fast_zap", *MEDIUM],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            cwd=ROOT,
+            env={k: v for k, v in {**os.environ, **env}.items() if v != "<unset>"},
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=120)
+        os.close(leader)
+        assert proc.returncode == 0
+        return b"".join(chunks).decode()
+
+    coloured = on_pty({"NO_COLOR": "<unset>", "FORCE_COLOR": "<unset>", "TERM": "xterm"})
+    assert "\r\x1b[K\x1b[2mspecmodel explore: " in coloured
+    assert "distinct states/s" in coloured
+    assert coloured.endswith("\r\x1b[K")  # the line is cleared at the end
+    plain = on_pty({"NO_COLOR": "1", "TERM": "xterm"})
+    assert "\r\x1b[Kspecmodel explore: " in plain
+    assert "\x1b[2m" not in plain
+
+
+def test_progress_in_a_pipe_when_asked_names_random_steps_apart() -> None:
+    """--progress in a pipe: plain lines; a swarm reports distinct states and steps walked."""
+    proc = run(
+        "fast_zap",
+        "--vcpus",
+        "2",
+        "--pages",
+        "6",
+        "--strategy",
+        "swarm",
+        "--workers",
+        "2",
+        "--walks",
+        "4",
+        "--max-steps",
+        "8000",
+        "--progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines and all(line.startswith("specmodel explore: ") for line in lines)
+    assert "\x1b" not in proc.stderr
+    assert re.search(r"\d+ distinct states, .* 8000 steps walked in \d+ walks", lines[-1])
+    first = proc.stdout.splitlines()[0]
+    assert re.search(r"holds; \d+ distinct states seen, 8000 steps walked in \d+ walks", first)
+    assert "2 workers (swarm of random walks, not exhaustive)" in first
+
+
+def test_workers_shard_the_search_with_the_same_figures() -> None:
+    """--workers 2 gives the same states, transitions, depth and metrics as one process."""
+    args = ("fast_zap", "--vcpus", "2", "--pages", "4", "--batch", "2", "--format", "json")
+    one = json.loads(run(*args).stdout)
+    two = json.loads(run(*args, "--workers", "2").stdout)
+    assert two["workers"] == 2 and one["workers"] == 1
+    for key in ("holds", "states", "transitions", "depth", "metrics", "exhaustive"):
+        assert one[key] == two[key], key
+
+
+def test_json_names_distinct_states_and_steps_walked_apart_for_random_walks() -> None:
+    """Random walks: "states" is distinct states; "steps_walked" and "walks" are separate."""
+    proc = run("fast_zap", "--strategy", "random", "--max-steps", "2000", "--format", "json")
+    doc = json.loads(proc.stdout)
+    assert doc["strategy"] == "random" and doc["exhaustive"] is False
+    assert doc["steps_walked"] == 2000 == doc["transitions"]
+    assert doc["walks"] > 1
+    assert 1 < doc["states"] < 2000

@@ -11,31 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from differential import cases
 
 from specmodel import explore, replay
-from specmodel.explorer.invariants import REFUTABLE
-from specmodel.kernel.mutants import MUTANTS
 
-SCENARIOS = ("fast_zap", "fast_zap_tdp", "concurrent_zaps")
-PARAMS: tuple[dict[str, Any], ...] = (
-    {"vcpus": 1, "pages": 4, "batch": 2},
-    {"vcpus": 2, "pages": 3, "batch": 2, "entries": 1},
-)
+#: Scenarios whose vCPU critical sections the reduction merges into one step.
+SECTIONED = ("fast_zap", "fast_zap_tdp", "concurrent_zaps")
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for scenario in SCENARIOS:
-        for params in PARAMS:
-            tag = f"{scenario}-v{params['vcpus']}"
-            for mutant in (None, *MUTANTS):
-                cases.append(pytest.param(scenario, params, mutant, (), id=f"{tag}-{mutant}"))
-            for name in REFUTABLE:
-                cases.append(pytest.param(scenario, params, None, (name,), id=f"{tag}-{name}"))
-    return cases
-
-
-@pytest.mark.parametrize(("scenario", "params", "mutant", "invariants"), _cases())
+@pytest.mark.parametrize(("scenario", "params", "mutant", "invariants"), cases())
 def test_atomic_sections_keep_every_verdict_and_metric(
     scenario: str, params: dict[str, Any], mutant: str | None, invariants: tuple[str, ...]
 ) -> None:
@@ -45,7 +29,10 @@ def test_atomic_sections_keep_every_verdict_and_metric(
     if reduced.violation is None or split.violation is None:
         assert reduced.violation is None and split.violation is None
         assert reduced.metrics == split.metrics
-        assert reduced.states < split.states or params["vcpus"] == 0
+        assert reduced.states <= split.states
+        if scenario in SECTIONED and params["vcpus"] > 0:
+            # their vCPUs take mmu_lock in a step of its own when split
+            assert reduced.states < split.states
         return
     assert reduced.violation.invariant == split.violation.invariant
     assert len(reduced.violation.trace) <= len(split.violation.trace)

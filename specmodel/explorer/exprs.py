@@ -65,7 +65,7 @@ def compile_invariant(spec: object, cfg: Config, names: tuple[str, ...]) -> Inva
 
         def fn(kvm: Kvm) -> bool:
             # One namespace: generator expressions see only globals, so kvm goes there.
-            return bool(eval(code, {**base, "kvm": kvm}))
+            return eval(code, {**base, "kvm": kvm})  # type: ignore[no-any-return]
 
         name = text
     elif callable(spec):
@@ -90,6 +90,19 @@ def _checker(
             raise InvariantExpressionError(
                 f"invariant {name!r} raised {type(exc).__name__}: {exc}"
             ) from None
+        # Only a real bool is a verdict: ``kvm.arch.mmu_valid_gen + 1`` (an int) or a
+        # callable that forgot its return (None) would otherwise count as held or violated
+        # by Python's truthiness, whatever the model does.
+        if ok is not True and ok is not False:
+            raise InvariantExpressionError(
+                f"invariant {name!r} must evaluate to a bool (True or False), found "
+                f"{type(ok).__name__} {_short(ok)}"
+            )
         return None if ok else f"expected {name} to hold, found it false"
 
     return check
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

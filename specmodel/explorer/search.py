@@ -11,17 +11,22 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from specmodel.errors import BudgetExceededError, UnknownNameError
+from specmodel.errors import (
+    BadParameterError,
+    BudgetExceededError,
+    InvariantExpressionError,
+    UnknownNameError,
+)
 from specmodel.explorer.exprs import compile_invariant
 from specmodel.explorer.invariants import BUILTIN, REFUTABLE, Invariant
 from specmodel.explorer.symmetry import canonical
 from specmodel.explorer.trace import Step, Trace, decode_schedule, encode_schedule
+from specmodel.explorer.visited import _MASK64, Fingerprints, Parents, fingerprint
 from specmodel.kernel.config import Config
 from specmodel.kernel.locks import holds, waits
 from specmodel.kernel.mmu import V_MODE, V_WAIT
@@ -36,14 +41,33 @@ InvariantSpec = Invariant | str | Callable[..., bool]
 
 @dataclass(frozen=True)
 class ProgressInfo:
+    """How far a search has got, reported about once a second.
+
+    ``states`` is always distinct states; ``steps`` the steps walked by random walks (0 for
+    breadth-first search, whose work is ``transitions``)."""
+
     states: int
     transitions: int
     depth: int
     seconds: float
+    strategy: str = "bfs"
+    steps: int = 0
+    #: Random walks (or swarm searches) finished so far.
+    walks: int = 0
+    workers: int = 1
 
     @property
     def states_per_second(self) -> float:
         return self.states / self.seconds if self.seconds else 0.0
+
+    def describe(self) -> str:
+        rate = f"{self.states_per_second:,.0f} distinct states/s"
+        if self.strategy == "bfs":
+            tail = f"{self.transitions} transitions, depth {self.depth}"
+        else:
+            tail = f"{self.steps} steps walked in {self.walks} walks, longest {self.depth}"
+        workers = f", {self.workers} workers" if self.workers > 1 else ""
+        return f"{self.states} distinct states, {rate}, {tail}{workers}, {self.seconds:.0f} s"
 
 
 @dataclass(frozen=True)
@@ -55,7 +79,10 @@ class Violation:
     trace: Trace
 
     def render(self) -> str:
-        return f"invariant {self.invariant} violated: {self.message}\n{self.trace.render()}"
+        return f"invariant {self.invariant} violated: {self.message}\n{self.trace}"
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 @dataclass(frozen=True)
@@ -79,16 +106,30 @@ class Exploration:
     depth: int = 0
     #: Extra properties a caller asked to record (see ``witness``).
     witnesses: Mapping[str, bool] = field(default_factory=dict)
+    #: Random walks and swarms: steps walked in all (``states`` counts distinct states
+    #: only, the same meaning as for breadth-first search); 0 for breadth-first search.
+    steps_walked: int = 0
+    #: Random walks and swarms: walks started; 0 for breadth-first search.
+    walks: int = 0
+    #: Processes (or Ray tasks) the search ran in.
+    workers: int = 1
 
     def describe(self) -> str:
         params = ", ".join(f"{k}={int(v)}" for k, v in self.params.items())
         mutant = f" [mutant {'+'.join(self.mutant)}]" if self.mutant else ""
         verdict = "holds" if self.holds else f"VIOLATED ({self.violation.invariant})"  # type: ignore[union-attr]
-        kind = "" if self.exhaustive else " (random walks, not exhaustive)"
+        workers = f", {self.workers} workers" if self.workers > 1 else ""
+        if self.exhaustive:
+            return (
+                f"{self.scenario}({params}){mutant}: {verdict}; {self.states} states, "
+                f"{self.transitions} transitions, depth {self.depth}, "
+                f"{self.seconds:.2f} s{workers}"
+            )
+        kind = "swarm of random walks" if self.strategy == "swarm" else "random walks"
         return (
-            f"{self.scenario}({params}){mutant}: {verdict}; {self.states} states, "
-            f"{self.transitions} transitions, depth {self.depth}, "
-            f"{self.seconds:.2f} s{kind}"
+            f"{self.scenario}({params}){mutant}: {verdict}; {self.states} distinct states "
+            f"seen, {self.steps_walked} steps walked in {self.walks} walks (longest "
+            f"{self.depth}), {self.seconds:.2f} s{workers} ({kind}, not exhaustive)"
         )
 
 
@@ -251,6 +292,9 @@ def _result(
     strategy: str,
     depth: int,
     witnesses: dict[str, bool],
+    steps_walked: int = 0,
+    walks: int = 0,
+    workers: int = 1,
 ) -> Exploration:
     return Exploration(
         model.scenario,
@@ -267,32 +311,71 @@ def _result(
         strategy=strategy,
         depth=depth,
         witnesses=witnesses,
+        steps_walked=steps_walked,
+        walks=walks,
+        workers=workers,
     )
+
+
+def _as_specs(value: object, what: str) -> tuple[object, ...]:
+    """A bare string is one item (an expression or a name), never its characters."""
+    if isinstance(value, str):
+        return (value,)
+    if callable(value) or isinstance(value, Invariant):
+        return (value,)
+    try:
+        return tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvariantExpressionError(
+            f"{what} must be a sequence of expressions, names or callables "
+            f"(got {type(value).__name__})"
+        ) from None
+
+
+#: Steps a ``strategy="random"`` run walks unless ``max_steps`` says otherwise.
+DEFAULT_RANDOM_STEPS = 200_000
 
 
 def explore(
     scenario: str,
     *,
-    invariants: Sequence[InvariantSpec] = (),
+    invariants: Sequence[InvariantSpec] | InvariantSpec = (),
     mutant: str | Sequence[str] | None = None,
-    exclude: Sequence[str] = (),
-    strategy: Literal["bfs", "random"] = "bfs",
+    exclude: Sequence[str] | str = (),
+    strategy: Literal["bfs", "random", "swarm"] = "bfs",
     seed: int = 0,
     max_states: int | None = None,
+    max_steps: int | None = None,
     time_limit: float | None = None,
     progress: Callable[[ProgressInfo], None] | None = None,
     witness: Mapping[str, InvariantSpec] | None = None,
     symmetry: bool = True,
     exact: bool = False,
     atomic_sections: bool = True,
+    workers: int = 1,
+    ray_address: str | None = None,
+    walks: int | None = None,
     **params: int | bool,
 ) -> Exploration:
     """Explore every interleaving of ``scenario`` (bounded by ``params``), checking the
     built-in invariants (less ``exclude``) and ``invariants`` in every state.
 
     :param invariants: callables over a ``Kvm`` view, Python expressions over ``kvm``, or
-        names of refutable properties (``specmodel.explorer.invariants.REFUTABLE``).
+        names of refutable properties (``specmodel.explorer.invariants.REFUTABLE``). A
+        bare string or callable is one invariant. Each must return a bool.
     :param mutant: a mutant name, several joined with ``+``, or a sequence of names.
+    :param strategy: ``"bfs"`` (exhaustive, shortest counterexample), ``"random"`` (seeded
+        random walks) or ``"swarm"`` (many random searches with different seeds and
+        bounds, merged; see ``specmodel.explorer.swarm``).
+    :param max_states: BFS: distinct states before ``BudgetExceededError``. Random walks
+        and swarms: stop (normally) once this many distinct states were seen.
+    :param max_steps: random walks and swarms: steps to walk in all (default 200,000).
+    :param workers: BFS: shard the search over this many processes (same states and
+        verdicts; ``specmodel.explorer.sharded``); swarm: run its searches in this many
+        processes.
+    :param ray_address: swarm only: run its searches as tasks on this Ray cluster
+        (``"auto"``, ``"local"`` or ``"ray://host:port"``; needs ``specmodel[ray]``).
+    :param walks: swarm only: independent searches to run (default: 4 per worker).
     :param symmetry: identify states that differ only in which vCPU is which (used only
         when every checked property is a built-in one, which all treat vCPUs alike).
     :param exact: remember visited states themselves rather than 64-bit fingerprints
@@ -304,29 +387,93 @@ def explore(
         the same setting.
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).
-    :raises UnknownNameError: unknown scenario, mutant or excluded invariant.
+    :raises UnknownNameError: unknown scenario, mutant, strategy or excluded invariant.
     :raises BadParameterError: a parameter the scenario does not take or out of range.
-    :raises InvariantExpressionError: an invariant expression that does not parse or raises.
+    :raises InvariantExpressionError: an invariant expression that does not parse, raises
+        or returns something other than a bool.
     :raises BudgetExceededError: more than ``max_states`` states or ``time_limit`` seconds.
     """
+    specs = _as_specs(invariants, "invariants")
+    excluded = tuple(str(x) for x in _as_specs(exclude, "exclude"))
+    if strategy not in ("bfs", "random", "swarm"):
+        raise UnknownNameError("strategy", strategy, ("bfs", "random", "swarm"))
+    if workers < 1:
+        raise BadParameterError(f"workers must be at least 1, found {workers}")
+    if strategy == "swarm" or (strategy == "random" and (workers > 1 or ray_address)):
+        from specmodel.explorer.swarm import swarm
+
+        result: Exploration = swarm(
+            scenario,
+            invariants=specs,
+            mutant=mutant,
+            exclude=excluded,
+            seed=seed,
+            walks=walks,
+            max_states=max_states,
+            max_steps=max_steps,
+            time_limit=time_limit,
+            progress=progress,
+            atomic_sections=atomic_sections,
+            workers=workers,
+            ray_address=ray_address,
+            **params,
+        )
+        return result
+    if ray_address:
+        raise BadParameterError(
+            "ray_address runs a swarm (strategy='swarm'); a sharded breadth-first search "
+            "runs in local processes (workers=N)"
+        )
     mutants = _normalise_mutant(mutant)
     model = _Model(scenario, mutants, params, atomic_sections)
-    invs = _select_invariants(model, invariants, exclude)
+    invs = _select_invariants(model, specs, excluded)  # type: ignore[arg-type]
     witnesses = {
         name: _select_invariants(model, [spec], tuple(BUILTIN))[-1]
         for name, spec in (witness or {}).items()
     }
     if strategy == "random":
-        return _random(model, invs, seed, max_states or 200_000, time_limit, witnesses)
-    if strategy != "bfs":
-        raise UnknownNameError("strategy", strategy, ("bfs", "random"))
+        return _random(
+            model,
+            invs,
+            seed,
+            max_steps or DEFAULT_RANDOM_STEPS,
+            max_states,
+            time_limit,
+            witnesses,
+            progress,
+        )
     # Only the built-in properties are known to treat vCPUs alike; a caller's own
     # invariant may single one out (kvm.vcpus[0]), so it gets the full state space.
     symmetric = symmetry and all(
         isinstance(spec, str) and (spec in REFUTABLE or spec in BUILTIN)
-        for spec in (*invariants, *(witness or {}).values())
+        for spec in (*specs, *(witness or {}).values())
     )
+    if workers > 1:
+        if witnesses or exact:
+            raise BadParameterError(
+                "a sharded search (workers > 1) takes neither witness nor exact=True"
+            )
+        from specmodel.explorer.sharded import sharded_bfs
+
+        sharded: Exploration = sharded_bfs(
+            model, invs, specs, max_states, time_limit, progress, symmetric, workers
+        )
+        return sharded
     return _bfs(model, invs, max_states, time_limit, progress, witnesses, symmetric, exact)
+
+
+def _budget_error(scenario: str, max_states: int, states: int) -> BudgetExceededError:
+    return BudgetExceededError(
+        f"{scenario}: explored more than {max_states} states without finishing "
+        f"(found {states}; raise the state budget or lower the parameters)"
+    )
+
+
+def _time_error(scenario: str, time_limit: float, states: int) -> BudgetExceededError:
+    return BudgetExceededError(
+        f"{scenario}: exploration exceeded its time limit of {time_limit:g} s after "
+        f"{states} states (raise the time limit or lower the parameters)"
+    )
 
 
 def _bfs(
@@ -345,23 +492,27 @@ def _bfs(
     found = dict.fromkeys(witnesses, False)
     init = model.initial
     # Fingerprints, as TLC and SPIN's hash compaction do: a 64-bit hash per visited state
-    # instead of the state. Two states sharing one is the only way to miss a state; for n
-    # states that happens with probability below n*n / 2**65 (3e-8 for a million states),
-    # given that distinct parts hash apart: states hold small ints, and no state uses -2,
-    # which CPython hashes like -1.
-    # ``exact=True`` keys by the states themselves.
-    seen: set[object] = {init if exact else hash(init)}
-    # per visited state, in visiting order: its parent's index and the (thread, choice) step
-    # from there, enough to rebuild any trace
-    parent = array("l", [-1])
-    choice = array("l", [0])
+    # instead of the state, 8 bytes each in an open-addressing table (visited.py). Two
+    # states sharing one is the only way to miss a state; for n states that happens with
+    # probability below n*n / 2**65 (3e-8 for a million states), given that distinct parts
+    # hash apart: states hold small ints, and no state uses -2, which CPython hashes like
+    # -1. ``exact=True`` keys by the states themselves.
+    exact_seen: set[State] = {init}
+    fps = Fingerprints()
+    fps.add(fingerprint(init))
+    # per visited state, in visiting order: its parent's index and the (thread, choice)
+    # step from there, enough to rebuild any trace
+    parents = Parents()
     transitions = 0
     next_report = start + 1.0
     max_depth = 0
 
+    def count() -> int:
+        return len(exact_seen) if exact else len(fps)
+
     def result(violation: Violation | None) -> Exploration:
         return _result(
-            model, invs, violation, len(seen), transitions, start, metrics, "bfs", max_depth, found
+            model, invs, violation, count(), transitions, start, metrics, "bfs", max_depth, found
         )
 
     checker = _Checker(invs, cfg)
@@ -374,13 +525,7 @@ def _bfs(
         bad = checker.first_violation(state)
         if bad is None:
             return None
-        choices = []
-        while idx > 0:
-            code = choice[idx]
-            choices.append((code >> 16, code & 0xFFFF))
-            idx = parent[idx]
-        choices.reverse()
-        trace, final = model.replay(choices, symmetric)
+        trace, final = model.replay(parents.path(idx), symmetric)
         # the search saw a renamed copy of this state: word the message for the real one
         message = next(i for i in invs if i.name == bad[0]).check(cfg, final) or bad[1]
         return result(Violation(bad[0], message, trace))
@@ -388,43 +533,49 @@ def _bfs(
     early = check(init, 0)
     if early is not None:
         return early
-    queue: deque[tuple[State, int, int]] = deque([(init, 0, 0)])
+    # The frontier holds states only: visited states get indexes in visiting order, which
+    # is the order they are expanded in, so the next state's index is a counter, and its
+    # depth changes where the previous level's last index is passed. (A (state, index,
+    # depth) tuple per entry cost about 90 bytes more per state in the frontier.)
+    queue: deque[State] = deque([init])
+    idx = -1
+    depth = 0  # of the children of the state being expanded
+    level_end = -1
     programs = list(enumerate(model.programs))
+    add = exact_seen.add
+    fp_add = fps.add
     while queue:
-        state, idx, depth = queue.popleft()
-        depth += 1
+        state = queue.popleft()
+        idx += 1
+        if idx > level_end:
+            depth += 1
+            level_end = len(parents) - 1
         for tid, program in programs:
             for j, (_, nxt) in enumerate(program(state, tid, cfg)):
                 transitions += 1
                 if symmetric:
                     nxt = canonical(nxt, cfg)[0]
-                key = nxt if exact else hash(nxt)
-                if key in seen:
+                if exact:
+                    if nxt in exact_seen:
+                        continue
+                    add(nxt)
+                elif not fp_add(hash(nxt) & _MASK64):
                     continue
-                new = len(parent)
-                seen.add(key)
-                parent.append(idx)
-                choice.append((tid << 16) | j)
+                new = parents.append(idx, tid, j)
                 if depth > max_depth:
                     max_depth = depth
                 verdict = check(nxt, new)
                 if verdict is not None:
                     return verdict
-                queue.append((nxt, new, depth))
-        if max_states is not None and len(seen) > max_states:
-            raise BudgetExceededError(
-                f"{model.scenario}: explored more than {max_states} states without "
-                f"finishing (raise the state budget or lower the parameters)"
-            )
+                queue.append(nxt)
+        if max_states is not None and count() > max_states:
+            raise _budget_error(model.scenario, max_states, count())
         now = time.perf_counter()
         if time_limit is not None and now - start > time_limit:
-            raise BudgetExceededError(
-                f"{model.scenario}: exploration exceeded its time limit of "
-                f"{time_limit:g} s after {len(seen)} states"
-            )
+            raise _time_error(model.scenario, time_limit, count())
         if now >= next_report:
             if progress is not None:
-                progress(ProgressInfo(len(seen), transitions, max_depth, now - start))
+                progress(ProgressInfo(count(), transitions, max_depth, now - start))
             next_report = now + 1.0
     return result(None)
 
@@ -433,31 +584,46 @@ def _random(
     model: _Model,
     invs: list[Invariant],
     seed: int,
-    budget: int,
+    max_steps: int,
+    max_states: int | None,
     time_limit: float | None,
     witnesses: dict[str, Invariant],
+    progress: Callable[[ProgressInfo], None] | None = None,
+    max_depth_bound: int | None = None,
+    seen: Fingerprints | None = None,
 ) -> Exploration:
+    """Seeded random walks from the initial state until ``max_steps`` steps in all, a
+    violation, ``max_states`` distinct states seen, or ``time_limit``. A walk ends where no
+    thread can step, or after ``max_depth_bound`` steps (swarm searches vary it)."""
     cfg = model.cfg
     checker = _Checker(invs, cfg)
     rng = random.Random(seed)
     start = time.perf_counter()
+    next_report = start + 1.0
     metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
     found = dict.fromkeys(witnesses, False)
-    seen: set[State] = {model.initial}
+    if seen is None:
+        seen = Fingerprints()
+    seen.add(fingerprint(model.initial))
     steps = 0
+    walks = 0
     max_depth = 0
     violation: Violation | None = None
-    while steps < budget and violation is None:
+    bad = checker.first_violation(model.initial)
+    if bad is not None:
+        violation = Violation(bad[0], bad[1], model.trace([]))
+    while steps < max_steps and violation is None:
         state = model.initial
         path: list[tuple[int, int]] = []
-        while steps < budget:
+        walks += 1
+        while steps < max_steps and (max_depth_bound is None or len(path) < max_depth_bound):
             succs = model.successors(state)
             if not succs:
                 break
             tid, j, (_, state) = succs[rng.randrange(len(succs))]
             path.append((tid, j))
             steps += 1
-            seen.add(state)
+            seen.add(fingerprint(state))
             _metrics(cfg, state, metrics)
             for name, inv in witnesses.items():
                 if not found[name] and inv.check(cfg, state) is not None:
@@ -467,10 +633,27 @@ def _random(
                 violation = Violation(bad[0], bad[1], model.trace(path))
                 break
         max_depth = max(max_depth, len(path))
-        if time_limit is not None and time.perf_counter() - start > time_limit:
+        now = time.perf_counter()
+        if time_limit is not None and now - start > time_limit:
             break
+        if max_states is not None and len(seen) >= max_states:
+            break
+        if progress is not None and now >= next_report:
+            progress(ProgressInfo(len(seen), steps, max_depth, now - start, "random", steps, walks))
+            next_report = now + 1.0
     return _result(
-        model, invs, violation, len(seen), steps, start, metrics, "random", max_depth, found
+        model,
+        invs,
+        violation,
+        len(seen),
+        steps,
+        start,
+        metrics,
+        "random",
+        max_depth,
+        found,
+        steps_walked=steps,
+        walks=walks,
     )
 
 
@@ -479,8 +662,8 @@ def replay(
     schedule: str,
     *,
     mutant: str | Sequence[str] | None = None,
-    invariants: Sequence[InvariantSpec] = (),
-    exclude: Sequence[str] = (),
+    invariants: Sequence[InvariantSpec] | InvariantSpec = (),
+    exclude: Sequence[str] | str = (),
     atomic_sections: bool = True,
     **params: int | bool,
 ) -> Exploration:
@@ -488,7 +671,11 @@ def replay(
     ``atomic_sections`` must be what the search that found the schedule used."""
     mutants = _normalise_mutant(mutant)
     model = _Model(scenario, mutants, params, atomic_sections)
-    invs = _select_invariants(model, invariants, exclude)
+    invs = _select_invariants(
+        model,
+        _as_specs(invariants, "invariants"),  # type: ignore[arg-type]
+        tuple(str(x) for x in _as_specs(exclude, "exclude")),
+    )
     checker = _Checker(invs, model.cfg)
     start = time.perf_counter()
     choices = decode_schedule(schedule)

@@ -34,6 +34,9 @@ class Step:
         tail = f"  [{'; '.join(extra)}]" if extra else ""
         return f"{self.index:>4}. {self.thread:<{width}} {self.op}{tail}"
 
+    def __str__(self) -> str:
+        return self.render()
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -49,8 +52,14 @@ class Trace:
         return len(self.steps)
 
     def render(self) -> str:
+        """The numbered steps, one a line (empty for a trace of no steps)."""
         width = max((len(t) for t in self.threads), default=6)
         return "\n".join(step.render(width) for step in self.steps)
+
+    def __str__(self) -> str:
+        """``str(trace)`` is the numbered trace, or a line saying the violation holds in the
+        initial state already (a trace of no steps)."""
+        return self.render() or "   (the initial state: no steps)"
 
 
 def encode_schedule(choices: list[tuple[int, int]]) -> str:
