@@ -24,7 +24,7 @@ from specmodel.explorer.symmetry import canonical
 from specmodel.explorer.trace import Step, Trace, decode_schedule, encode_schedule
 from specmodel.kernel.config import Config
 from specmodel.kernel.locks import holds, waits
-from specmodel.kernel.mmu import V_MODE, V_WAIT
+from specmodel.kernel.mmu import V_MODE, V_PREPARED, V_WAIT
 from specmodel.kernel.program import Program, Successor
 from specmodel.kernel.scenarios import instantiate
 from specmodel.kernel.state import State
@@ -182,6 +182,9 @@ def _metrics(cfg: Config, state: State, metrics: dict[str, int]) -> None:
         wait = state.threads[tid][V_WAIT]
         if wait > metrics["max_vcpu_mmu_lock_wait"]:
             metrics["max_vcpu_mmu_lock_wait"] = wait
+        prepared = state.threads[tid][V_PREPARED]
+        if prepared > metrics["max_vcpu_mmu_lock_wait_prepared"]:
+            metrics["max_vcpu_mmu_lock_wait_prepared"] = prepared
     for tid in cfg.zapper_tids:
         hold = state.threads[tid][Z_HOLD]
         if hold > metrics["max_pages_zapped_per_mmu_lock_hold"]:
@@ -341,7 +344,11 @@ def _bfs(
 ) -> Exploration:
     cfg = model.cfg
     start = time.perf_counter()
-    metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+    metrics = {
+        "max_vcpu_mmu_lock_wait": 0,
+        "max_vcpu_mmu_lock_wait_prepared": 0,
+        "max_pages_zapped_per_mmu_lock_hold": 0,
+    }
     found = dict.fromkeys(witnesses, False)
     init = model.initial
     # Fingerprints, as TLC and SPIN's hash compaction do: a 64-bit hash per visited state
@@ -441,7 +448,11 @@ def _random(
     checker = _Checker(invs, cfg)
     rng = random.Random(seed)
     start = time.perf_counter()
-    metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+    metrics = {
+        "max_vcpu_mmu_lock_wait": 0,
+        "max_vcpu_mmu_lock_wait_prepared": 0,
+        "max_pages_zapped_per_mmu_lock_hold": 0,
+    }
     found = dict.fromkeys(witnesses, False)
     seen: set[State] = {model.initial}
     steps = 0
@@ -493,7 +504,11 @@ def replay(
     start = time.perf_counter()
     choices = decode_schedule(schedule)
     state = model.initial
-    metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+    metrics = {
+        "max_vcpu_mmu_lock_wait": 0,
+        "max_vcpu_mmu_lock_wait_prepared": 0,
+        "max_pages_zapped_per_mmu_lock_hold": 0,
+    }
     violation = None
     bad = checker.first_violation(state)
     done: list[tuple[int, int]] = []

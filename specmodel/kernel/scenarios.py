@@ -4,7 +4,8 @@
 vCPUs share one root with ``pages - 1`` children, while the vCPUs handle requests, reload
 roots, enter the guest and fault. ``fast_zap_tdp``: the same VM on the TDP MMU.
 ``concurrent_zaps``: two memslot deletions race. ``page_reclaim``: nested paging under the
-page budget (reclaim.py).
+page budget (reclaim.py). ``fast_zap_nested``: a fast zap while nested vCPUs pin roots that
+are also children (reclaim.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from specmodel.kernel import BATCH_ZAP_PAGES
 from specmodel.kernel.config import Config
 from specmodel.kernel.mutants import Switches, switches_for
 from specmodel.kernel.program import Program
-from specmodel.kernel.reclaim import PAGE_RECLAIM
+from specmodel.kernel.reclaim import FAST_ZAP_NESTED, PAGE_RECLAIM
 from specmodel.kernel.scenario import Param, ParamValue, Scenario
 from specmodel.kernel.state import (
     LINK_ACTIVE,
@@ -160,6 +161,7 @@ def _scenarios() -> dict[str, Scenario]:
                 lambda p, sw: _fast_zap_build(p, sw, zappers=2, tdp_mmu=False),
             ),
             PAGE_RECLAIM,
+            FAST_ZAP_NESTED,
         )
     }
 

@@ -22,6 +22,7 @@ from specmodel.kernel.mmu import (
     REQ_FREE_OBSOLETE_ROOTS,
     REQ_TLB_FLUSH,
     V_MODE,
+    V_PREPARED,
     V_WAIT,
     is_obsolete,
     kvm_make_all_cpus_request,
@@ -29,7 +30,7 @@ from specmodel.kernel.mmu import (
     kvm_mmu_prepare_zap_page,
     tdp_mmu_free_root,
 )
-from specmodel.kernel.program import Locals, Successor, lock_mmu, lock_slots, run
+from specmodel.kernel.program import PC_CRASHED, Locals, Successor, lock_mmu, lock_slots, run
 from specmodel.kernel.state import (
     HAZARD_SWITCH_WROTE_PAGE,
     NO_PAGE,
@@ -71,10 +72,11 @@ ZAPPER_INITIAL: tuple[int | tuple[int, ...], ...] = (SLOTS_LOCK, 0, FROM_TAIL, 0
 
 
 def in_fast_zap(z: tuple[object, ...]) -> bool:
-    """True from the generation switch until ``kvm_mmu_zap_all_fast()`` returns."""
+    """True from the generation switch until ``kvm_mmu_zap_all_fast()`` returns; a zapper
+    that crashed the host (a poisoned pointer, a use-after-free) never returned."""
     pc = z[Z_PC]
     assert isinstance(pc, int)
-    return TOGGLE < pc < TDP_LOCK
+    return TOGGLE < pc < TDP_LOCK or pc == PC_CRASHED
 
 
 _LOCALS = Locals("pc", "batch", "cursor", "kicked", "invalid_list", "hold", "epoch", "requested")
@@ -377,9 +379,14 @@ def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             )
         ]
     out: list[Successor] = []
+    # cond_resched_rwlock_write() yields when rwlock_needbreak() || should_resched().
+    # rwlock_needbreak() is "a waiter is queued" under CONFIG_PREEMPTION and 0 otherwise;
+    # should_resched() (a tick, another task) can be true on any kernel at any time. So a
+    # preemptible kernel with a waiter must yield; every other case is a free choice.
     contended = bool(state.vm.mmu_queue)
-    if sw.zap_yields and (contended or not cfg.preemptible):
-        why = "mmu_lock contended" if contended else "need_resched"
+    if sw.zap_yields:
+        forced = cfg.preemptible and contended
+        why = "mmu_lock contended" if forced else "need_resched"
         out.append(
             run(
                 state,
@@ -388,7 +395,7 @@ def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                 lambda w: _set(w, tid, pc=YIELD),
             )
         )
-        if cfg.preemptible:
+        if forced:
             return out
     out.append(run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 1)))
     return out
@@ -413,11 +420,15 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
             break
         sp = w.pages[target]
         invalid_list = list(z[Z_LIST])
+        before = w.prepared
         nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, target, invalid_list)
+        prepared = w.prepared - before
         for waiter in mmu_waiters(w.vm):
             if waiter in cfg.vcpu_tids:
-                v = w.threads[waiter]
-                w.threads[waiter] = (*v[:V_WAIT], v[V_WAIT] + nr, *v[V_WAIT + 1 :])
+                v = list(w.threads[waiter])
+                v[V_WAIT] += nr
+                v[V_PREPARED] += prepared
+                w.threads[waiter] = tuple(v)
         _set(
             w,
             tid,
