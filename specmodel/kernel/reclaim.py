@@ -37,7 +37,15 @@ from specmodel.kernel.mmu import (
 from specmodel.kernel.mutants import Switches
 from specmodel.kernel.program import Locals, Program, Successor, lock_mmu, run
 from specmodel.kernel.scenario import Param, ParamValue, Scenario
-from specmodel.kernel.state import NO_PAGE, Pages, State, VmState, Work, role_word
+from specmodel.kernel.state import (
+    NO_PAGE,
+    ROLE_INVALID,
+    Pages,
+    State,
+    VmState,
+    Work,
+    role_word,
+)
 from specmodel.kernel.zap import ZAPPER_INITIAL, zapper_step
 
 # vCPU locals: (pc, mode, requests, root, prepared, wait, steps left, eptp, arg, prev_roots)
@@ -375,6 +383,15 @@ def _new_pgd(w: Work, tid: int, cfg: Config, eptp: int) -> str:
     return text
 
 
+def child_role(cfg: Config, parent_role: int) -> int:
+    """``kvm_mmu_child_role()`` (~v6.0 on): the parent's role one level down, ``invalid``
+    included. Before (``child_inherits_invalid`` off), ``kvm_mmu_get_page()`` took the
+    vCPU's MMU role and set the level, so the child is valid whatever its parent is."""
+    if not cfg.switches.child_inherits_invalid:
+        parent_role &= ~ROLE_INVALID
+    return parent_role - 1
+
+
 def _fetch(w: Work, tid: int, cfg: Config) -> str:
     """``FNAME(fetch)``: walk down from the root, finding or creating each level's page
     with ``kvm_mmu_child_role()`` (which copies ``role.invalid``); no root re-check."""
@@ -385,7 +402,7 @@ def _fetch(w: Work, tid: int, cfg: Config) -> str:
         sp = w.page(pid, "FNAME(fetch)")
         child = sp.spt[gfn]
         if child == NO_PAGE:
-            child = kvm_mmu_get_shadow_page(w, cfg, gfn, sp.role - 1)
+            child = kvm_mmu_get_shadow_page(w, cfg, gfn, child_role(cfg, sp.role))
             link_shadow_page(w, pid, gfn, child)
             c = w.pages[child]
             made.append(
