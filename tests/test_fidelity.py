@@ -21,6 +21,7 @@ from specmodel.kernel.mmu import kvm_mmu_prepare_zap_page, tdp_mmu_free_root
 from specmodel.kernel.mutants import MUTANTS, Switches
 from specmodel.kernel.reclaim import CHECK, NO_EPTP, _eptp, _new_pgd, nested_role
 from specmodel.kernel.scenarios import instantiate
+from specmodel.kernel.shrinker import shrinker_initial, shrinker_step
 from specmodel.kernel.state import (
     HAZARD_POISONED_POINTER,
     LINK_ACTIVE,
@@ -267,3 +268,51 @@ def test_the_cli_refuses_pages_on_page_reclaim_with_exit_2() -> None:
     assert "has no parameter 'pages'" in proc.stderr
     assert "max_pages" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- 3. the shrinker and kvm->arch.zapped_obsolete_pages ---------------------------------
+
+
+def test_the_shrinker_takes_mmu_lock_while_the_zapper_has_yielded() -> None:
+    """mmu_shrink_scan() can run in the zapper's yield (the zap still holding slots_lock),
+    at which point kvm->arch.zapped_obsolete_pages holds what the walk zapped so far."""
+    in_yield = (
+        "not (kvm.slots_lock_owner == 'zapper' and kvm.arch.mmu_valid_gen == 1 "
+        "and kvm.mmu_lock_writer == 'shrinker')"
+    )
+    found = explore(
+        "fast_zap",
+        vcpus=0,
+        pages=4,
+        batch=1,
+        shrinker=1,
+        atomic_sections=False,
+        invariants=[in_yield],
+    )
+    assert found.violation is not None
+    steps = found.violation.trace.steps
+    assert steps[-1].thread == "shrinker"
+    assert "cond_resched_rwlock_write: write_unlock" in [s.op for s in steps]
+    assert not explore("fast_zap", vcpus=0, pages=4, batch=1, shrinker=1).violation
+
+
+def test_the_shrinker_run_frees_the_zapped_list() -> None:
+    pages = [_page(0, 2, link=2, role=nested_role(2) | (1 << 11))]
+    vm = VmState(1, (), (), 0, -1, 0, (), (), 0, 1, 0, (0,))
+    state = State(vm, Pages(pages), (shrinker_initial(1),))
+    (succ,) = shrinker_step(state, 0, Config(shrinker_tids=(0,)))
+    assert succ.state.pages[0].freed
+    assert succ.state.vm.zapped == ()
+    assert "commit kvm->arch.zapped_obsolete_pages" in succ.label
+    assert shrinker_step(succ.state, 0, Config(shrinker_tids=(0,))) == []
+
+
+def test_with_the_shrinker_the_fast_zap_claims_still_hold() -> None:
+    """Every built-in invariant, with one or two shrinker runs at any time."""
+    for scenario, params in (
+        ("fast_zap", {"vcpus": 1, "pages": 4, "batch": 2, "shrinker": 1}),
+        ("concurrent_zaps", {"vcpus": 1, "pages": 3, "batch": 2, "shrinker": 1}),
+        ("fast_zap_tdp", {"vcpus": 1, "pages": 3, "shrinker": 1}),
+    ):
+        result = explore(scenario, **params)
+        assert result.holds, (scenario, result.violation)

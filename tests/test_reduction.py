@@ -23,9 +23,11 @@ PARAMS: tuple[dict[str, Any], ...] = (
 )
 
 
-#: Scenarios with their own parameters (no ``pages``: their guests build the pages).
+#: Scenarios with their own parameters (no ``pages``: their guests build the pages), and
+#: the MMU shrinker thread.
 OWN_PARAMS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("fast_zap_nested", {"vcpus": 1, "steps": 2, "batch": 1}),
+    ("fast_zap", {"vcpus": 1, "pages": 3, "batch": 1, "shrinker": 1}),
 )
 
 
@@ -33,7 +35,7 @@ def _cases() -> list[Any]:
     cases = []
     runs = [(scenario, params) for scenario in SCENARIOS for params in PARAMS]
     for scenario, params in (*runs, *OWN_PARAMS):
-        tag = f"{scenario}-v{params['vcpus']}"
+        tag = f"{scenario}-v{params['vcpus']}" + ("-shrinker" if params.get("shrinker") else "")
         for mutant in (None, *MUTANTS):
             cases.append(pytest.param(scenario, params, mutant, (), id=f"{tag}-{mutant}"))
         for name in REFUTABLE:

@@ -45,5 +45,8 @@ class Config:
     atomic_sections: bool = True
     #: Cached previous roots per vCPU (prev_roots[]; the kernel has KVM_MMU_NUM_PREV_ROOTS).
     prev_roots: int = 0
+    #: Thread ids of MMU shrinker runs (mmu_shrink_scan); with any, the fast zap collects
+    #: its pages on the per-VM kvm->arch.zapped_obsolete_pages (VmState.zapped).
+    shrinker_tids: tuple[int, ...] = ()
     #: SPTEs modelled per page (the kernel has 512).
     spt_width: int = 4

@@ -20,6 +20,7 @@ from specmodel.kernel.mutants import Switches, switches_for
 from specmodel.kernel.program import Program
 from specmodel.kernel.reclaim import FAST_ZAP_NESTED, PAGE_RECLAIM
 from specmodel.kernel.scenario import Param, ParamValue, Scenario
+from specmodel.kernel.shrinker import shrinker_initial, shrinker_step
 from specmodel.kernel.state import (
     LINK_ACTIVE,
     LINK_NONE,
@@ -40,6 +41,7 @@ COMMON = (
     Param("preemptible", True, 0, 1, "yield when mmu_lock is contended (else: need_resched)"),
     Param("entries", 2, 1, 4, "guest entries per vCPU"),
     Param("faults", 1, 1, 3, "distinct gfns a vCPU may fault on"),
+    Param("shrinker", 0, 0, 2, "runs of the MMU shrinker (mmu_shrink_scan), each at any time"),
 )
 
 
@@ -49,6 +51,8 @@ def _fast_zap_build(
     vcpus, pages = int(p["vcpus"]), int(p["pages"])
     zapper_tids = tuple(range(zappers))
     vcpu_tids = tuple(range(zappers, zappers + vcpus))
+    shrinker = int(p["shrinker"])
+    shrinker_tids = (zappers + vcpus,) if shrinker else ()
     width = max(pages, int(p["faults"]) + 1)
     cfg = Config(
         switches=sw,
@@ -57,6 +61,7 @@ def _fast_zap_build(
         tdp_mmu=tdp_mmu,
         vcpu_tids=vcpu_tids,
         zapper_tids=zapper_tids,
+        shrinker_tids=shrinker_tids,
         fault_gfns=int(p["faults"]),
         entries=int(p["entries"]),
         spt_width=width,
@@ -132,6 +137,10 @@ def _fast_zap_build(
         f"vcpu{i}" for i in range(vcpus)
     )
     programs: tuple[Program, ...] = (zapper_step,) * zappers + (vcpu_step,) * vcpus
+    if shrinker:
+        threads = (*threads, shrinker_initial(shrinker))
+        names = (*names, "shrinker")
+        programs = (*programs, shrinker_step)
     return cfg, State(vm, Pages(page_list), threads), programs, names
 
 

@@ -89,6 +89,9 @@ class VmState(NamedTuple):
     n_used_mmu_pages: int
     epoch: int  # ghost: generation switches started so far
     hazard: int  # ghost: HAZARD_* bits
+    #: kvm->arch.zapped_obsolete_pages (v6.9), where the fast zap collects its pages when
+    #: the scenario runs the MMU shrinker (Config.shrinker); otherwise the zapper keeps them.
+    zapped: tuple[int, ...] = ()
 
 
 def _fast_replace(cls: type[Any]) -> None:

@@ -190,7 +190,7 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         )
 
     if pc == COMMIT:
-        invalid_list = z[Z_LIST]
+        invalid_list = _zapped_list(state.vm, z, cfg)
         if not invalid_list:
 
             def nothing(w: Work) -> None:
@@ -217,8 +217,9 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             return []
 
         def free(w: Work) -> str:
-            kvm_mmu_commit_zap_page(w, list(z[Z_LIST]))
-            _set(w, tid, invalid_list=(), kicked=0)
+            kvm_mmu_commit_zap_page(w, list(_zapped_list(w.vm, z, cfg)))
+            _store_zapped_list(w, tid, cfg, ())
+            _set(w, tid, kicked=0)
             _unlock_and_return(w, tid, cfg)
             # what the commit did, then the releases that follow it
             done = "; ".join(w.notes)
@@ -263,6 +264,24 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         ]
 
     return []  # DONE or crashed
+
+
+def _zapped_list(vm: VmState, z: tuple[object, ...], cfg: Config) -> tuple[int, ...]:
+    """The list the walk zaps onto: ``kvm->arch.zapped_obsolete_pages`` when a shrinker
+    can see it (``cfg.shrinker_tids``), else the zapper's own copy of it (the same pages;
+    keeping them in the thread leaves the state space of shrinker-less scenarios as it was)."""
+    if cfg.shrinker_tids:
+        return vm.zapped
+    pages = z[Z_LIST]
+    assert isinstance(pages, tuple)
+    return pages
+
+
+def _store_zapped_list(w: Work, tid: int, cfg: Config, pages: tuple[int, ...]) -> None:
+    if cfg.shrinker_tids:
+        w.vm = w.vm._replace(zapped=pages)
+    else:
+        _set(w, tid, invalid_list=pages)
 
 
 def _releases(cfg: Config) -> str:
@@ -419,7 +438,7 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
             _set(w, tid, cursor=target)
             break
         sp = w.pages[target]
-        invalid_list = list(z[Z_LIST])
+        invalid_list = list(_zapped_list(w.vm, z, cfg))
         before = w.prepared
         nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, target, invalid_list)
         prepared = w.prepared - before
@@ -429,12 +448,12 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
                 v[V_WAIT] += nr
                 v[V_PREPARED] += prepared
                 w.threads[waiter] = tuple(v)
+        _store_zapped_list(w, tid, cfg, tuple(invalid_list))
         _set(
             w,
             tid,
             batch=batch + nr,
             hold=int(z[Z_HOLD]) + nr,
-            invalid_list=tuple(invalid_list),
             cursor=FROM_TAIL if unstable else prev,
         )
         zapped.append(f"zap sp#{target} (gfn {sp.gfn}, level {sp.level})")
