@@ -6,8 +6,11 @@ free choices within the bounds: load a nested root of any allowed level at any g
 (``kvm_mmu_new_pgd``), drop the root, or take a nested fault that walks any path of gfns.
 KVM does the rest: ``kvm_mmu_load`` and the fault paths call ``make_mmu_pages_available``,
 which may reclaim the oldest pages, recursively zapping parentless nested pages.
-Simplifications: root levels are scaled down (2 and 3 stand for 4 and 5), one SPTE per gfn,
-no write-protection, unsync or leaf SPTEs.
+A PGD switch keeps ``Config.prev_roots`` cached roots pinned (``kvm_mmu_new_pgd()``), and
+``kvm_mmu_free_obsolete_roots()`` checks them all. ``fast_zap_nested`` adds a memslot
+deletion (zap.py) to the same guest, so that ``kvm_zap_obsolete_pages()`` meets the recursive
+zap of parentless nested pages. Simplifications: root levels are scaled down (2 and 3 stand
+for 4 and 5), one SPTE per gfn, no write-protection, unsync or leaf SPTEs.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
-"""The generation-based fast zap: ``kvm_mmu_zap_all_fast()`` as a thread (arch/x86/kvm/mmu/mmu.c).
+"""The generation-based fast zap: ``kvm_mmu_zap_all_fast()`` as a thread (arch/x86/kvm/mmu/mmu.c,
+~v6.9 as read at torvalds/linux 56ea38e436ea).
 
 One thread is a memslot deletion (``kvm_invalidate_memslot()`` holding ``slots_lock``) that
 calls ``kvm_mmu_zap_all_fast()`` and, with the TDP MMU, ``kvm_tdp_mmu_zap_invalidated_roots()``.
-Every place where another thread can run in the kernel is a separate step: lock operations,
-the generation toggle, the TDP root invalidation, the request, each page zapped by
-``kvm_zap_obsolete_pages()``, ``cond_resched_rwlock_write()``, the TLB flush and its wait.
-Simplifications: the pages zapped between two possible yields are one step;
-``kvm_tdp_mmu_zap_invalidated_roots()`` zaps one whole root per step without inner yields;
-the final ``write_unlock`` and ``slots_lock`` release run in the step that ends the commit
-(``Config.atomic_sections``; a Lipton reduction that changes no verdict).
+Steps: the lock operations, the generation toggle, the TDP root invalidation, the request
+and its acknowledgement, ``kvm_zap_obsolete_pages()`` up to its next batch boundary (then
+each further page, after the decision of ``cond_resched_rwlock_write()``), the yield's
+unlock and relock, the TLB flush and its wait. Simplifications: the pages zapped between two
+possible yields are one step (no other thread can run meanwhile: ``mmu_lock`` is held for
+write); ``kvm_tdp_mmu_zap_invalidated_roots()`` zaps one whole root per step without inner
+yields; the final ``write_unlock`` and ``slots_lock`` release run in the step that ends the
+commit (``Config.atomic_sections``; a Lipton reduction that changes no verdict).
 """
 
 from __future__ import annotations
