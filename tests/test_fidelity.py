@@ -330,3 +330,18 @@ def test_with_the_shrinker_the_fast_zap_claims_still_hold_and_their_mutants_fail
             held = False
         assert held == (mutant is None), (claim.id, mutant)
         assert any(e.states > 0 for e in ctx.explorations)
+
+
+def test_one_vcpu_with_a_cached_root_walks_the_poisoned_pointer_in_page_reclaim() -> None:
+    """The page_reclaim walk that needed two vCPUs without cached roots (test_reclaim.py)
+    needs one with prev_roots=1 (found by seeded random walks, seed 10)."""
+    schedule = (
+        "0,0,0/2,0,0,0,0,0,0,0/6,0,0,0,0,0,0,0/8,0,0,0,0,0,0,0/1,0,0,0,0,0,0,0/"
+        "3,0,0,0,0,0,0,0/6,0,0,0,0,0,0,0/5,0,0"
+    )
+    one = {"vcpus": 1, "steps": 7, "prev_roots": 1}
+    alone = replay("page_reclaim", schedule, fix_7a2c70e777a0=0, **one)
+    assert alone.violation is not None
+    assert alone.violation.invariant == "no_poisoned_list_walk"
+    assert len(alone.violation.trace) == 47
+    assert replay("page_reclaim", schedule, fix_7a2c70e777a0=1, **one).holds
