@@ -42,6 +42,7 @@ COMMON = (
     Param("entries", 2, 1, 4, "guest entries per vCPU"),
     Param("faults", 1, 1, 3, "distinct gfns a vCPU may fault on"),
     Param("shrinker", 0, 0, 2, "runs of the MMU shrinker (mmu_shrink_scan), each at any time"),
+    Param("prev_roots", 0, 0, 1, "a cached previous root per vCPU (kvm_mmu_new_pgd), pinned"),
 )
 
 
@@ -116,7 +117,13 @@ def _fast_zap_build(
                 epoch=0,
             )
         )
-    active = () if tdp_mmu else tuple(reversed(range(pages)))
+    prev: tuple[int, ...] = ()
+    if int(p["prev_roots"]) and not tdp_mmu and vcpus:
+        # The root every vCPU switched away from (kvm_mmu_new_pgd() keeps it in
+        # prev_roots[0], pinned): a page for another gfn, older than the current root.
+        prev = (len(page_list),)
+        page_list.append(root._replace(gfn=width, root_count=vcpus, spt=(NO_PAGE,) * width))
+    active = () if tdp_mmu else tuple(reversed(range(pages))) + prev
     vm = VmState(
         mmu_valid_gen=0,
         active=active,
@@ -131,7 +138,7 @@ def _fast_zap_build(
         hazard=0,
     )
     threads = tuple([ZAPPER_INITIAL] * zappers) + tuple(
-        vcpu_initial(0, int(p["entries"])) for _ in vcpu_tids
+        vcpu_initial(0, int(p["entries"]), prev) for _ in vcpu_tids
     )
     names = (("zapper",) if zappers == 1 else tuple(f"zapper{i}" for i in range(zappers))) + tuple(
         f"vcpu{i}" for i in range(vcpus)

@@ -44,8 +44,8 @@ from specmodel.kernel.state import (
     role_word,
 )
 
-# vCPU locals: (pc, mode, requests, root, prepared, wait, budget, arg)
-V_BUDGET, V_ARG = 6, 7  # the rest of the layout is shared (mmu.py)
+# vCPU locals: (pc, mode, requests, root, prepared, wait, budget, arg, prev_roots)
+V_BUDGET, V_ARG, V_PREV = 6, 7, 8  # the rest of the layout is shared (mmu.py)
 CHECK, FREE_LOCK, LOAD_LOCK, ENTER, GUEST, FAULT_LOCK, DONE = range(7)
 #: pc flag: mmu_lock was taken by a step of its own (``Config.atomic_sections`` False) and
 #: the critical section at this pc runs next.
@@ -58,8 +58,8 @@ ROOT_LEVEL = 4
 MODE_NAMES = ("OUTSIDE_GUEST_MODE", "IN_GUEST_MODE", "EXITING_GUEST_MODE")
 
 
-def vcpu_initial(root: int, entries: int) -> tuple[int, ...]:
-    return (CHECK, MODE_OUTSIDE, 0, root, 0, 0, entries, 0)
+def vcpu_initial(root: int, entries: int, prev: tuple[int, ...] = ()) -> tuple[object, ...]:
+    return (CHECK, MODE_OUTSIDE, 0, root, 0, 0, entries, 0, prev)
 
 
 def root_role(cfg: Config) -> int:
@@ -71,7 +71,7 @@ def child_role(parent_role: int) -> int:
     return parent_role - 1
 
 
-_LOCALS = Locals("pc", "mode", "req", "root", "prepared", "wait", "budget", "arg")
+_LOCALS = Locals("pc", "mode", "req", "root", "prepared", "wait", "budget", "arg", "prev")
 _set = _LOCALS.set
 _goto = _LOCALS.goto
 
@@ -114,17 +114,37 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     if pc == FREE_LOCK:
 
         def free_obsolete(w: Work) -> str:
-            root = w.threads[tid][V_ROOT]
-            text = "root still valid"
+            # kvm_mmu_free_obsolete_roots(): the previous roots, then the current one
+            root, prev = w.threads[tid][V_ROOT], w.threads[tid][V_PREV]
+            invalid_list: list[int] = []
+            dropped: list[str] = []
+            kept: list[int] = []
+            for pid in prev:
+                if pid != NO_PAGE and is_obsolete(
+                    w.page(pid, "is_obsolete_root"), w.vm.mmu_valid_gen
+                ):
+                    mmu_free_root_page(w, cfg, pid, invalid_list)
+                    dropped.append(f"sp#{pid} (previous)")
+                    pid = NO_PAGE
+                kept.append(pid)
             if root != NO_PAGE and is_obsolete(
                 w.page(root, "is_obsolete_root"), w.vm.mmu_valid_gen
             ):
-                invalid_list: list[int] = []
                 mmu_free_root_page(w, cfg, root, invalid_list)
-                kvm_mmu_commit_zap_page(w, invalid_list)
-                root, text = NO_PAGE, f"dropped obsolete root sp#{root}"
+                dropped.append(f"sp#{root}")
+                root = NO_PAGE
+            kvm_mmu_commit_zap_page(w, invalid_list)
+            text = "dropped obsolete root " + ", ".join(dropped) if dropped else "root still valid"
             mmu_unlock(w, tid, write)
-            _set(w, tid, pc=LOAD_LOCK if root == NO_PAGE else ENTER, root=root, wait=0, prepared=0)
+            _set(
+                w,
+                tid,
+                pc=LOAD_LOCK if root == NO_PAGE else ENTER,
+                root=root,
+                prev=tuple(kept),
+                wait=0,
+                prepared=0,
+            )
             return text
 
         return _section(state, tid, cfg, free_obsolete, "kvm_mmu_free_obsolete_roots")
