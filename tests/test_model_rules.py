@@ -420,7 +420,7 @@ def test_a_child_created_under_an_invalid_root_is_invalid_from_birth() -> None:
     root = sp(gfn=0, level=2, invalid=True, root_count=1, link=LINK_NONE)
     same_gfn_valid = sp(gfn=1, level=1)  # a valid page for the gfn: the role word differs
     cfg = replace(NESTED, vcpu_tids=(0,))
-    thread = (MAP, MODE_OUTSIDE, 0, 0, 3, 0, NO_EPTP, _encode_path((1,)))
+    thread = (MAP, MODE_OUTSIDE, 0, 0, 0, 0, 3, NO_EPTP, _encode_path((1,)), ())
     w = work([root, same_gfn_valid], (1,), threads=(thread,), writer=0)
     text = _fetch(w, 0, cfg)
     assert "INVALID" in text

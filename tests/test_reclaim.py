@@ -161,12 +161,14 @@ def test_the_four_combinations_of_the_two_fixes(
     assert found == verdict
 
 
-#: Found by seeded random walks (vcpus=2, steps=6, fix_7a2c70e777a0=0); too deep for BFS.
-#: vcpu1's root load reclaims sp#1 and sp#2, leaving vcpu0's next root sp#3 (a child of the
-#: L3 page sp#0) childless; vcpu0's own fault then reclaims sp#0.
+#: Found by seeded random walks (strategy="random", seed=1, vcpus=2, steps=6,
+#: fix_7a2c70e777a0=0, default prev_roots=0); too deep for BFS. A reclaim zaps the oldest
+#: page, whose only child (another vCPU's current root) loses its last parent and is
+#: list_del'ed by the recursive zap while the walk holds it as its saved next entry.
 TWO_VCPU_SCHEDULE = (
-    "0,1,1,0,0/2,0,0,1/1,1,0,1,0,0,1,0,0/8,1,1,0,0,0,0,1,0,1/1,1,1,0,1,0/6,0,0,0,0,1,0,1,0,"
-    "0,0,1,1/3,0,0,1,1,0,1,1,0,0,0/5,1,0,1,0,0"
+    "1,1,1/3,0,1,0,0/1,0,1,0,0,1,0,1,0,1,1,1/5,1,0,0,0,0/3,0,1,1,1,1,0,0,0,1,1,1/8,0,0,1,1,1,"
+    "0,0/1,1,0,1,1,1/6,1,0,0,0,1,1,1,1,0,0,1,0,0,0,1,1/3,1,0,1,0,0,1,1,0,0,0,1,1,1,0/2,1,0,0,"
+    "1,1,0,1,1,0,0,0,1,0/6,0,0"
 )
 
 
@@ -176,7 +178,7 @@ def test_without_the_companion_fix_reclaim_walks_on_from_a_list_deleted_root() -
     result = replay("page_reclaim", TWO_VCPU_SCHEDULE, fix_7a2c70e777a0=0, vcpus=2, steps=6)
     violation = result.violation
     assert violation is not None
-    assert violation.invariant == "no_use_after_free"
+    assert violation.invariant == "no_poisoned_list_walk"
     last = violation.trace.steps[-1]
     assert last.thread == "vcpu0"
     assert last.op.startswith("make_mmu_pages_available: kvm_mmu_zap_oldest_mmu_pages")
@@ -199,9 +201,9 @@ def test_the_companion_fix_follows_the_kernel_variant_by_default() -> None:
 def test_page_reclaim_is_a_small_exhaustible_space_by_default() -> None:
     """Golden figures of the default exploration (a regression guard for the model)."""
     result = _reclaim()
-    assert (result.states, result.transitions) == (66239, 69042)
+    assert (result.states, result.transitions) == (61659, 64714)
     pre = _reclaim(PRE_FIX)
-    assert (pre.states, len(pre.violation.trace)) == (47352, 35)  # type: ignore[union-attr]
+    assert (pre.states, len(pre.violation.trace)) == (45571, 35)  # type: ignore[union-attr]
 
 
 # -- the fast-zap scenarios are unchanged by the extension ------------------------------------
@@ -210,32 +212,35 @@ def test_page_reclaim_is_a_small_exhaustible_space_by_default() -> None:
 #: read off the model when vCPU critical sections, and a vCPU's request check with its
 #: entry, became atomic steps (``atomic_sections``;
 #: tests/test_reduction.py checks that this changed no verdict). Golden numbers, a
-#: regression guard.
+#: regression guard. Re-read (issue 15) when cond_resched_rwlock_write() became a free
+#: choice without a waiter (more interleavings: the no_slots_lock and reuse_obsolete_pages
+#: counterexamples got shorter, the second deletion entering through a tick-driven yield)
+#: and the vCPUs began counting pages prepared while they wait (a second wait metric).
 GOLDEN: list[tuple[str, str | None, dict[str, int], int, int, str | None]] = [
-    ("fast_zap", None, {"vcpus": 1, "pages": 1, "batch": 10}, 214, 299, None),
+    ("fast_zap", None, {"vcpus": 1, "pages": 1, "batch": 10}, 224, 309, None),
     ("fast_zap", None, {"vcpus": 1, "pages": 3, "batch": 2}, 255, 352, None),
-    ("fast_zap", None, {"vcpus": 1, "pages": 6, "batch": 2}, 1637, 2325, None),
+    ("fast_zap", None, {"vcpus": 1, "pages": 6, "batch": 2}, 2161, 3202, None),
     ("fast_zap", None, {"vcpus": 2, "pages": 2, "batch": 10}, 4696, 8744, None),
-    ("fast_zap", None, {"vcpus": 2, "pages": 4, "batch": 2}, 24021, 46317, None),
+    ("fast_zap", None, {"vcpus": 2, "pages": 4, "batch": 2}, 25409, 48996, None),
     ("fast_zap_tdp", None, {"vcpus": 1, "pages": 3}, 411, 689, None),
-    ("concurrent_zaps", None, {"vcpus": 1, "pages": 3, "batch": 2}, 2814, 4701, None),
+    ("concurrent_zaps", None, {"vcpus": 1, "pages": 3, "batch": 2}, 2850, 4737, None),
     ("fast_zap", "no_reload_request", {}, 18, 22, "0,0,0,0,1"),
     (
         "concurrent_zaps",
         "no_slots_lock",
         {"batch": 2, "pages": 8},
-        81,
-        109,
-        "0,0,0,0,0,0,1,1,0,0,1,1",
+        98,
+        139,
+        "0,0,0,0,0,0,0,0,1,1,1",
     ),
     ("concurrent_zaps", "counter_generation", {}, 38, 51, "0,0,0,0,0,0,0,0,1,1,1"),
     (
         "fast_zap",
         "reuse_obsolete_pages",
         {"batch": 1, "pages": 4},
-        382,
-        485,
-        "0,0,0,0,0,0,1,1,0,0,1,1,1,1,1",
+        464,
+        612,
+        "0,0,0,0,0,0,0,0,1,1,1,1,1,1",
     ),
 ]
 

@@ -25,6 +25,7 @@ from specmodel.kernel.state import (
     HAZARD_FREED_PINNED,
     HAZARD_LOOKUP_OBSOLETE,
     HAZARD_LOOKUP_STALE,
+    HAZARD_POISONED_POINTER,
     HAZARD_SWITCH_WROTE_PAGE,
     HAZARD_USE_AFTER_FREE,
     LINK_INVALID_LIST,
@@ -294,6 +295,17 @@ def no_use_after_free(cfg: Config, s: State) -> str | None:
     return None
 
 
+def no_poisoned_list_walk(cfg: Config, s: State) -> str | None:
+    """No list walk or list_del follows a pointer that list_del poisoned (LIST_POISON: a
+    general protection fault in the host, a kernel oops)."""
+    if s.vm.hazard & HAZARD_POISONED_POINTER:
+        return (
+            "expected no list operation to follow a pointer list_del had poisoned, found "
+            "one (a general protection fault in the host; see the last step)"
+        )
+    return None
+
+
 def switch_writes_no_page(cfg: Config, s: State) -> str | None:
     """The generation switch writes no page."""
     if s.vm.hazard & HAZARD_SWITCH_WROTE_PAGE:
@@ -357,6 +369,7 @@ _PAGES_ONLY = frozenset(
         "n_used_matches_pages",
         "parent_ptes_live",
         "no_use_after_free",
+        "no_poisoned_list_walk",
         "switch_writes_no_page",
         "never_enters_on_obsolete_root",
     }
@@ -390,6 +403,7 @@ BUILTIN: dict[str, Invariant] = {
             n_used_matches_pages,
             parent_ptes_live,
             no_use_after_free,
+            no_poisoned_list_walk,
             switch_writes_no_page,
         ),
     )

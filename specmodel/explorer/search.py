@@ -29,7 +29,7 @@ from specmodel.explorer.trace import Step, Trace, decode_schedule, encode_schedu
 from specmodel.explorer.visited import _MASK64, Fingerprints, Parents, fingerprint
 from specmodel.kernel.config import Config
 from specmodel.kernel.locks import holds, waits
-from specmodel.kernel.mmu import V_MODE, V_WAIT
+from specmodel.kernel.mmu import V_MODE, V_PREPARED, V_WAIT
 from specmodel.kernel.program import Program, Successor
 from specmodel.kernel.scenarios import instantiate
 from specmodel.kernel.state import State
@@ -218,11 +218,23 @@ def _select_invariants(
     return chosen
 
 
+def new_metrics() -> dict[str, int]:
+    """The metrics every search reports, all 0 (the one list of their names)."""
+    return {
+        "max_vcpu_mmu_lock_wait": 0,
+        "max_vcpu_mmu_lock_wait_prepared": 0,
+        "max_pages_zapped_per_mmu_lock_hold": 0,
+    }
+
+
 def _metrics(cfg: Config, state: State, metrics: dict[str, int]) -> None:
     for tid in cfg.vcpu_tids:
         wait = state.threads[tid][V_WAIT]
         if wait > metrics["max_vcpu_mmu_lock_wait"]:
             metrics["max_vcpu_mmu_lock_wait"] = wait
+        prepared = state.threads[tid][V_PREPARED]
+        if prepared > metrics["max_vcpu_mmu_lock_wait_prepared"]:
+            metrics["max_vcpu_mmu_lock_wait_prepared"] = prepared
     for tid in cfg.zapper_tids:
         hold = state.threads[tid][Z_HOLD]
         if hold > metrics["max_pages_zapped_per_mmu_lock_hold"]:
@@ -488,7 +500,7 @@ def _bfs(
 ) -> Exploration:
     cfg = model.cfg
     start = time.perf_counter()
-    metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+    metrics = new_metrics()
     found = dict.fromkeys(witnesses, False)
     init = model.initial
     # Fingerprints, as TLC and SPIN's hash compaction do: a 64-bit hash per visited state
@@ -600,7 +612,7 @@ def _random(
     rng = random.Random(seed)
     start = time.perf_counter()
     next_report = start + 1.0
-    metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+    metrics = new_metrics()
     found = dict.fromkeys(witnesses, False)
     if seen is None:
         seen = Fingerprints()
@@ -680,7 +692,7 @@ def replay(
     start = time.perf_counter()
     choices = decode_schedule(schedule)
     state = model.initial
-    metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+    metrics = new_metrics()
     violation = None
     bad = checker.first_violation(state)
     done: list[tuple[int, int]] = []

@@ -58,7 +58,9 @@ class _Shard:
         # the states of the current level, which have consecutive indexes from this one
         self.frontier: list[State] = []
         self.frontier_start = 0
-        self.metrics = {"max_vcpu_mmu_lock_wait": 0, "max_pages_zapped_per_mmu_lock_hold": 0}
+        from specmodel.explorer.search import new_metrics
+
+        self.metrics = new_metrics()
         self.transitions = 0
         self._vms: dict[VmState, VmState] = {}
 

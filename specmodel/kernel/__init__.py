@@ -1,6 +1,8 @@
 """Kernel constants and names the model mirrors, with where they live in the kernel.
 
-Values are those of ~v6.8 (arch/x86/kvm/mmu/mmu.c, arch/x86/include/asm/kvm_host.h).
+Values are those of ~v6.9 as read (arch/x86/kvm/mmu/mmu.c at torvalds/linux 56ea38e436ea,
+arch/x86/include/asm/kvm_host.h ~v6.8); the model follows that mmu.c, and the mutants
+pre_2abd5287f083 and pre_v6_0_child_role stand for older kernels.
 """
 
 from __future__ import annotations

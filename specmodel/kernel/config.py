@@ -15,8 +15,9 @@ class Config:
     switches: Switches = field(default_factory=Switches)
     #: BATCH_ZAP_PAGES of kvm_zap_obsolete_pages().
     batch: int = BATCH_ZAP_PAGES
-    #: Preemptible kernel: cond_resched_rwlock_write() yields when someone waits for the lock.
-    #: Otherwise whether it yields (need_resched) is a free choice of the explorer.
+    #: CONFIG_PREEMPTION: cond_resched_rwlock_write() must yield when someone waits for the
+    #: lock. Without a waiter, or on a non-preemptible kernel, whether it yields
+    #: (should_resched(): a tick or another task) is a free choice of the explorer.
     preemptible: bool = True
     #: L0 uses EPT/NPT (tdp_enabled) - turns on the recursive zap of nested pages (FACTS H.3).
     tdp_enabled: bool = False
@@ -42,5 +43,10 @@ class Config:
     #: False gives each acquire and release a step of its own, to check that the reduction
     #: changes no verdict.
     atomic_sections: bool = True
+    #: Cached previous roots per vCPU (prev_roots[]; the kernel has KVM_MMU_NUM_PREV_ROOTS).
+    prev_roots: int = 0
+    #: Thread ids of MMU shrinker runs (mmu_shrink_scan); with any, the fast zap collects
+    #: its pages on the per-VM kvm->arch.zapped_obsolete_pages (VmState.zapped).
+    shrinker_tids: tuple[int, ...] = ()
     #: SPTEs modelled per page (the kernel has 512).
     spt_width: int = 4

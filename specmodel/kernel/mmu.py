@@ -27,8 +27,11 @@ from specmodel.kernel.state import (
 )
 
 # Per-vCPU locals every vCPU program (vcpu.py, reclaim.py) keeps at these positions, so the
-# zapper, the invariants and the metrics can read any vCPU; positions 4 and 6+ are its own.
-V_PC, V_MODE, V_REQ, V_ROOT, V_WAIT = 0, 1, 2, 3, 5
+# zapper, the invariants and the metrics can read any vCPU; positions 6+ are its own.
+# V_WAIT counts the pages the fast zap zapped (nr_zapped) and V_PREPARED the pages it
+# prepared (every __kvm_mmu_prepare_zap_page() call, pinned roots included) since the vCPU
+# started its current wait for mmu_lock; both go back to 0 when it takes the lock.
+V_PC, V_MODE, V_REQ, V_ROOT, V_PREPARED, V_WAIT = 0, 1, 2, 3, 4, 5
 MODE_OUTSIDE, MODE_IN_GUEST, MODE_EXITING = 0, 1, 2
 REQ_FREE_OBSOLETE_ROOTS = 1  # KVM_REQ_MMU_FREE_OBSOLETE_ROOTS
 REQ_TLB_FLUSH = 2  # KVM_REQ_TLB_FLUSH
@@ -143,6 +146,7 @@ def kvm_mmu_prepare_zap_page(
     Returns ``(nr_zapped, list_unstable)``.
     """
     sp = w.page(pid, "__kvm_mmu_prepare_zap_page")
+    w.prepared += 1
     was_obsolete = is_obsolete(sp, w.vm.mmu_valid_gen)
     nr_zapped = 0
     # kvm_mmu_page_unlink_children -> mmu_page_zap_pte
@@ -187,9 +191,11 @@ def kvm_mmu_prepare_zap_page(
         invalid_list.append(pid)
         w.vm = w.vm._replace(n_used_mmu_pages=w.vm.n_used_mmu_pages - 1)
     else:
-        if not sp.invalid and sp.link == LINK_ACTIVE:
-            w.set_page(pid, sp)
-            w.list_del(pid)
+        # The kernel list_dels a pinned page unconditionally. An entry already off the list
+        # (a pinned page zapped a second time) has poisoned pointers: Work.list_del records
+        # that as a general protection fault instead of skipping it.
+        w.set_page(pid, sp)
+        w.list_del(pid)
         sp = sp._replace(link=LINK_NONE)
         zapped_valid_root = not was_obsolete
         w.notes.append(
@@ -241,15 +247,15 @@ _COMMITTED: dict[tuple[Pages, tuple[int, ...]], tuple[Pages, int]] = {}
 
 
 def tdp_mmu_free_root(w: Work, pid: int) -> None:
-    """``kvm_tdp_mmu_put_root()`` dropping the last reference: unlink from ``tdp_mmu_roots``
-    and free the root and whatever is still below it (after an RCU grace period)."""
+    """``kvm_tdp_mmu_put_root()`` dropping the last reference (tdp_mmu.c ~v6.9): unlink the
+    root from ``tdp_mmu_roots`` and free the root page alone, after an RCU grace period.
+    Its children were zapped before (``kvm_tdp_mmu_zap_invalidated_roots()``); the kernel
+    only reaches the last put on an invalid root (``KVM_BUG_ON`` otherwise). A child still
+    linked here is left as it is, so ``parent_ptes_live`` reports the freed parent."""
     sp = w.page(pid, "kvm_tdp_mmu_put_root")
-    for child in sp.spt:
-        if child >= 0:
-            w.set_page(child, w.page(child, "tdp_mmu_free_sp")._replace(freed=True, parents=()))
     roots = w.vm.tdp_roots
     w.vm = w.vm._replace(tdp_roots=tuple(r for r in roots if r != pid))
-    w.set_page(pid, sp._replace(freed=True, link=LINK_NONE, spt=(NO_PAGE,) * len(sp.spt)))
+    w.set_page(pid, sp._replace(freed=True, link=LINK_NONE))
 
 
 def mmu_free_root_page(w: Work, cfg: Config, pid: int, invalid_list: list[int]) -> None:

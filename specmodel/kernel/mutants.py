@@ -16,7 +16,9 @@ from specmodel.errors import UnknownNameError
 
 @dataclass(frozen=True)
 class Switches:
-    """Behaviours of the modelled kernel; the defaults are the kernel's (~v6.9, post July 2026)."""
+    """Behaviours of the modelled kernel. The defaults are mmu.c as read at ~v6.9
+    (torvalds/linux 56ea38e436ea) with the July 2026 fixes applied; the mutants
+    pre_2abd5287f083 and pre_v6_0_child_role stand for older kernels."""
 
     #: kvm_mmu_zap_all_fast() callers hold kvm->slots_lock (memslot updates do).
     slots_lock: bool = True
@@ -42,6 +44,10 @@ class Switches:
     reclaim_before_stale_check: bool = True
     #: The recursive zap of parentless nested pages spares roots in use (7a2c70e777a0).
     preserve_nested_roots: bool = True
+    #: kvm_mmu_child_role() derives a child's role from its parent page, role.invalid
+    #: included (~v6.0 on); False is the older kvm_mmu_get_page(), which built it from the
+    #: vCPU's MMU role and the level, so no child was born invalid.
+    child_inherits_invalid: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,10 +119,18 @@ MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             "pre_2abd5287f083",
-            "The kernel from v5.9 until July 2026: the fault path checks its root for "
+            "The kernel from ~v6.0 (children inherit role.invalid since "
+            "kvm_mmu_child_role()) until July 2026: the fault path checks its root for "
             "staleness before reclaiming pages under the page budget (CVE-2026-64561). "
             "The companion fix 7a2c70e777a0 is absent too unless fix_7a2c70e777a0=1.",
             ("reclaim_before_stale_check", "preserve_nested_roots"),
+        ),
+        Mutant(
+            "pre_v6_0_child_role",
+            "The kernel before ~v6.0 (and after v5.9): the same fault path as "
+            "pre_2abd5287f083, but kvm_mmu_get_page() builds a child's role from the "
+            "vCPU's MMU role, so no child is born invalid.",
+            ("reclaim_before_stale_check", "preserve_nested_roots", "child_inherits_invalid"),
         ),
     )
 }

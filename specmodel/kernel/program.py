@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from specmodel.errors import UseAfterFree
 from specmodel.kernel.config import Config
 from specmodel.kernel.locks import LockStep, mmu_lock, mmu_lock_step, slots_lock, slots_lock_step
-from specmodel.kernel.state import State, Work
+from specmodel.kernel.state import PoisonedPointer, State, Work
 
 #: pc of a thread that crashed the host (a use-after-free): it never runs again.
 PC_CRASHED = -1
@@ -47,14 +47,20 @@ class Locals:
 
 def run(state: State, tid: int, label: str, body: Callable[[Work], str | None]) -> Successor:
     """Apply ``body`` to a working copy; it may return extra text for the label. A
-    use-after-free inside ``body`` ends the thread with the hazard recorded."""
+    use-after-free or a poisoned-pointer dereference inside ``body`` ends the thread (the
+    host has oopsed or is corrupt) with the hazard recorded."""
     w = Work(state, tid)
     try:
         extra = body(w)
     except UseAfterFree as exc:
         t = w.threads[tid]
         w.threads[tid] = (PC_CRASHED, *t[1:])
-        return Successor(f"{label}: {_notes(w)}USE-AFTER-FREE ({exc})", w.freeze())
+        kind = (
+            "GENERAL PROTECTION FAULT (host oops)"
+            if isinstance(exc, PoisonedPointer)
+            else "USE-AFTER-FREE"
+        )
+        return Successor(f"{label}: {_notes(w)}{kind} ({exc})", w.freeze())
     return Successor(f"{label}{': ' + extra if extra else ''}{_notes(w, '; ')}", w.freeze())
 
 

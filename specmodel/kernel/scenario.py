@@ -7,7 +7,7 @@ therefore do not import each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from specmodel.errors import BadParameterError
 from specmodel.kernel.config import Config
@@ -36,11 +36,18 @@ class Scenario:
         [Mapping[str, ParamValue], Switches],
         tuple[Config, State, tuple[Program, ...], tuple[str, ...]],
     ]
+    #: Common parameter names (vcpus, pages, batch) the scenario does not take, each with
+    #: the reason and the parameter to use instead.
+    redirects: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, given: Mapping[str, object]) -> dict[str, ParamValue]:
         """Defaults filled in; unknown names, wrong types and out-of-range values rejected."""
         known = {p.name: p for p in self.params}
         for key in given:
+            if key in self.redirects:
+                raise BadParameterError(
+                    f"scenario {self.name!r} has no parameter {key!r}: {self.redirects[key]}"
+                )
             if key not in known:
                 raise BadParameterError(
                     f"scenario {self.name!r} has no parameter {key!r}; "

@@ -4,7 +4,8 @@
 vCPUs share one root with ``pages - 1`` children, while the vCPUs handle requests, reload
 roots, enter the guest and fault. ``fast_zap_tdp``: the same VM on the TDP MMU.
 ``concurrent_zaps``: two memslot deletions race. ``page_reclaim``: nested paging under the
-page budget (reclaim.py).
+page budget (reclaim.py). ``fast_zap_nested``: a fast zap while nested vCPUs pin roots that
+are also children (reclaim.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from specmodel.kernel import BATCH_ZAP_PAGES
 from specmodel.kernel.config import Config
 from specmodel.kernel.mutants import Switches, switches_for
 from specmodel.kernel.program import Program
-from specmodel.kernel.reclaim import PAGE_RECLAIM
+from specmodel.kernel.reclaim import FAST_ZAP_NESTED, PAGE_RECLAIM
 from specmodel.kernel.scenario import Param, ParamValue, Scenario
+from specmodel.kernel.shrinker import shrinker_initial, shrinker_step
 from specmodel.kernel.state import (
     LINK_ACTIVE,
     LINK_NONE,
@@ -39,6 +41,8 @@ COMMON = (
     Param("preemptible", True, 0, 1, "yield when mmu_lock is contended (else: need_resched)"),
     Param("entries", 2, 1, 4, "guest entries per vCPU"),
     Param("faults", 1, 1, 3, "distinct gfns a vCPU may fault on"),
+    Param("shrinker", 0, 0, 2, "runs of the MMU shrinker (mmu_shrink_scan), each at any time"),
+    Param("prev_roots", 0, 0, 1, "a cached previous root per vCPU (kvm_mmu_new_pgd), pinned"),
 )
 
 
@@ -48,6 +52,8 @@ def _fast_zap_build(
     vcpus, pages = int(p["vcpus"]), int(p["pages"])
     zapper_tids = tuple(range(zappers))
     vcpu_tids = tuple(range(zappers, zappers + vcpus))
+    shrinker = int(p["shrinker"])
+    shrinker_tids = (zappers + vcpus,) if shrinker else ()
     width = max(pages, int(p["faults"]) + 1)
     cfg = Config(
         switches=sw,
@@ -56,6 +62,7 @@ def _fast_zap_build(
         tdp_mmu=tdp_mmu,
         vcpu_tids=vcpu_tids,
         zapper_tids=zapper_tids,
+        shrinker_tids=shrinker_tids,
         fault_gfns=int(p["faults"]),
         entries=int(p["entries"]),
         spt_width=width,
@@ -110,7 +117,13 @@ def _fast_zap_build(
                 epoch=0,
             )
         )
-    active = () if tdp_mmu else tuple(reversed(range(pages)))
+    prev: tuple[int, ...] = ()
+    if int(p["prev_roots"]) and not tdp_mmu and vcpus:
+        # The root every vCPU switched away from (kvm_mmu_new_pgd() keeps it in
+        # prev_roots[0], pinned): a page for another gfn, older than the current root.
+        prev = (len(page_list),)
+        page_list.append(root._replace(gfn=width, root_count=vcpus, spt=(NO_PAGE,) * width))
+    active = () if tdp_mmu else tuple(reversed(range(pages))) + prev
     vm = VmState(
         mmu_valid_gen=0,
         active=active,
@@ -125,12 +138,16 @@ def _fast_zap_build(
         hazard=0,
     )
     threads = tuple([ZAPPER_INITIAL] * zappers) + tuple(
-        vcpu_initial(0, int(p["entries"])) for _ in vcpu_tids
+        vcpu_initial(0, int(p["entries"]), prev) for _ in vcpu_tids
     )
     names = (("zapper",) if zappers == 1 else tuple(f"zapper{i}" for i in range(zappers))) + tuple(
         f"vcpu{i}" for i in range(vcpus)
     )
     programs: tuple[Program, ...] = (zapper_step,) * zappers + (vcpu_step,) * vcpus
+    if shrinker:
+        threads = (*threads, shrinker_initial(shrinker))
+        names = (*names, "shrinker")
+        programs = (*programs, shrinker_step)
     return cfg, State(vm, Pages(page_list), threads), programs, names
 
 
@@ -160,6 +177,7 @@ def _scenarios() -> dict[str, Scenario]:
                 lambda p, sw: _fast_zap_build(p, sw, zappers=2, tdp_mmu=False),
             ),
             PAGE_RECLAIM,
+            FAST_ZAP_NESTED,
         )
     }
 

@@ -39,6 +39,16 @@ HAZARD_USE_AFTER_FREE = 16  # a list or pointer operation touched a freed page
 HAZARD_FREED_PINNED = 32  # kvm_mmu_commit_zap_page() freed a page with root_count > 0
 HAZARD_SWITCH_WROTE_PAGE = 64  # the generation switch wrote a page
 HAZARD_ENTERED_OBSOLETE = 128  # a vCPU entered the guest on an obsolete root
+#: A list walk or list_del followed a pointer that list_del had set to LIST_POISON: in the
+#: kernel a general protection fault (a host oops), not a use of freed memory.
+HAZARD_POISONED_POINTER = 256
+
+
+class PoisonedPointer(UseAfterFree):
+    """A dereference of LIST_POISON1/2 (``list_del`` poisons an entry's ``next``/``prev``).
+
+    A subclass of UseAfterFree so that a step stops the same way; invariants and traces
+    tell the two apart (a poisoned pointer faults at once, a freed page may be reused)."""
 
 
 class Page(NamedTuple):
@@ -79,6 +89,9 @@ class VmState(NamedTuple):
     n_used_mmu_pages: int
     epoch: int  # ghost: generation switches started so far
     hazard: int  # ghost: HAZARD_* bits
+    #: kvm->arch.zapped_obsolete_pages (v6.9), where the fast zap collects its pages when
+    #: the scenario runs the MMU shrinker (Config.shrinker); otherwise the zapper keeps them.
+    zapped: tuple[int, ...] = ()
 
 
 def _fast_replace(cls: type[Any]) -> None:
@@ -177,7 +190,7 @@ class State(NamedTuple):
 class Work:
     """A mutable working copy of a ``State`` that one step edits."""
 
-    __slots__ = ("_pages_list", "_vm0", "notes", "pages", "threads", "tid", "vm")
+    __slots__ = ("_pages_list", "_vm0", "notes", "pages", "prepared", "threads", "tid", "vm")
 
     def __init__(self, state: State, tid: int) -> None:
         self.vm = self._vm0 = state.vm
@@ -189,6 +202,8 @@ class Work:
         self.tid = tid
         #: What kernel functions did during the step, for the trace.
         self.notes: list[str] = []
+        #: __kvm_mmu_prepare_zap_page() calls made in this step (for the wait metrics).
+        self.prepared = 0
 
     def freeze(self) -> State:
         pages = self.pages if self._pages_list is None else intern_pages(Pages(self._pages_list))
@@ -234,16 +249,17 @@ class Work:
 
     # -- kvm->arch.active_mmu_pages as a doubly linked list ------------------------------
     def list_position(self, pid: int, op: str) -> int:
-        """Where a list walk's saved next entry is. If something took it off the list
-        meanwhile, list_del has poisoned its pointers: following them is a use-after-free
-        as far as the host is concerned (the kernel would fault on LIST_POISON)."""
+        """Where a list walk's saved next entry is (``list_for_each_entry_safe_reverse``
+        saved it before the body ran). If something took it off the list meanwhile,
+        list_del has set its ``prev`` to LIST_POISON2: the walk reads the entry (invalid, so
+        skipped) and then follows that pointer, a general protection fault in the host."""
         try:
             return self.vm.active.index(pid)
         except ValueError:
-            self.hazard(HAZARD_USE_AFTER_FREE)
-            raise UseAfterFree(
-                f"{op} walked on from sp#{pid}, which list_del took off active_mmu_pages "
-                "(poisoned list pointers)"
+            self.hazard(HAZARD_POISONED_POINTER)
+            raise PoisonedPointer(
+                f"{op} walked on from sp#{pid}, which list_del took off active_mmu_pages: "
+                "its prev pointer is LIST_POISON2 (poisoned list pointers)"
             ) from None
 
     def list_add_head(self, pid: int) -> None:
@@ -260,8 +276,16 @@ class Work:
         self.vm = self.vm._replace(active=(*active, pid))
 
     def list_del(self, pid: int) -> None:
-        """``list_del(&sp->link)``: writes both neighbours' pointers."""
+        """``list_del(&sp->link)``: writes both neighbours' pointers. On an entry that a
+        first list_del already took off, both pointers are LIST_POISON: writing through
+        them is a general protection fault (recorded, not skipped)."""
         active = self.vm.active
+        if pid not in active:
+            self.hazard(HAZARD_POISONED_POINTER)
+            raise PoisonedPointer(
+                f"list_del(&sp#{pid}->link) a second time: sp#{pid} is already off "
+                "active_mmu_pages, its pointers are LIST_POISON (poisoned list pointers)"
+            )
         i = active.index(pid)
         if i > 0:
             self.page(active[i - 1], "list_del(active_mmu_pages)")

@@ -44,8 +44,8 @@ from specmodel.kernel.state import (
     role_word,
 )
 
-# vCPU locals: (pc, mode, requests, root, budget, wait, arg)
-V_BUDGET, V_ARG = 4, 6  # the rest of the layout is shared (mmu.py)
+# vCPU locals: (pc, mode, requests, root, prepared, wait, budget, arg, prev_roots)
+V_BUDGET, V_ARG, V_PREV = 6, 7, 8  # the rest of the layout is shared (mmu.py)
 CHECK, FREE_LOCK, LOAD_LOCK, ENTER, GUEST, FAULT_LOCK, DONE = range(7)
 #: pc flag: mmu_lock was taken by a step of its own (``Config.atomic_sections`` False) and
 #: the critical section at this pc runs next.
@@ -58,8 +58,8 @@ ROOT_LEVEL = 4
 MODE_NAMES = ("OUTSIDE_GUEST_MODE", "IN_GUEST_MODE", "EXITING_GUEST_MODE")
 
 
-def vcpu_initial(root: int, entries: int) -> tuple[int, ...]:
-    return (CHECK, MODE_OUTSIDE, 0, root, entries, 0, 0)
+def vcpu_initial(root: int, entries: int, prev: tuple[int, ...] = ()) -> tuple[object, ...]:
+    return (CHECK, MODE_OUTSIDE, 0, root, 0, 0, entries, 0, prev)
 
 
 def root_role(cfg: Config) -> int:
@@ -71,7 +71,7 @@ def child_role(parent_role: int) -> int:
     return parent_role - 1
 
 
-_LOCALS = Locals("pc", "mode", "req", "root", "budget", "wait", "arg")
+_LOCALS = Locals("pc", "mode", "req", "root", "prepared", "wait", "budget", "arg", "prev")
 _set = _LOCALS.set
 _goto = _LOCALS.goto
 
@@ -114,17 +114,37 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     if pc == FREE_LOCK:
 
         def free_obsolete(w: Work) -> str:
-            root = w.threads[tid][V_ROOT]
-            text = "root still valid"
+            # kvm_mmu_free_obsolete_roots(): the previous roots, then the current one
+            root, prev = w.threads[tid][V_ROOT], w.threads[tid][V_PREV]
+            invalid_list: list[int] = []
+            dropped: list[str] = []
+            kept: list[int] = []
+            for pid in prev:
+                if pid != NO_PAGE and is_obsolete(
+                    w.page(pid, "is_obsolete_root"), w.vm.mmu_valid_gen
+                ):
+                    mmu_free_root_page(w, cfg, pid, invalid_list)
+                    dropped.append(f"sp#{pid} (previous)")
+                    pid = NO_PAGE
+                kept.append(pid)
             if root != NO_PAGE and is_obsolete(
                 w.page(root, "is_obsolete_root"), w.vm.mmu_valid_gen
             ):
-                invalid_list: list[int] = []
                 mmu_free_root_page(w, cfg, root, invalid_list)
-                kvm_mmu_commit_zap_page(w, invalid_list)
-                root, text = NO_PAGE, f"dropped obsolete root sp#{root}"
+                dropped.append(f"sp#{root}")
+                root = NO_PAGE
+            kvm_mmu_commit_zap_page(w, invalid_list)
+            text = "dropped obsolete root " + ", ".join(dropped) if dropped else "root still valid"
             mmu_unlock(w, tid, write)
-            _set(w, tid, pc=LOAD_LOCK if root == NO_PAGE else ENTER, root=root, wait=0)
+            _set(
+                w,
+                tid,
+                pc=LOAD_LOCK if root == NO_PAGE else ENTER,
+                root=root,
+                prev=tuple(kept),
+                wait=0,
+                prepared=0,
+            )
             return text
 
         return _section(state, tid, cfg, free_obsolete, "kvm_mmu_free_obsolete_roots")
@@ -140,7 +160,7 @@ def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                 sp = w.page(pid, "mmu_alloc_root")
                 w.set_page(pid, sp._replace(root_count=sp.root_count + 1))
             mmu_unlock(w, tid, write)
-            _set(w, tid, pc=ENTER, root=pid, wait=0)
+            _set(w, tid, pc=ENTER, root=pid, wait=0, prepared=0)
             return f"root sp#{pid} (gen {w.pages[pid].gen})"
 
         name = "kvm_tdp_mmu_alloc_root" if cfg.tdp_mmu else "mmu_alloc_root"
@@ -225,7 +245,7 @@ def _fault(w: Work, tid: int, cfg: Config, write: bool) -> str:
     sp = w.page(root, "is_page_fault_stale")
     if is_obsolete(sp, w.vm.mmu_valid_gen):
         mmu_unlock(w, tid, write)
-        _set(w, tid, pc=CHECK, wait=0)
+        _set(w, tid, pc=CHECK, wait=0, prepared=0)
         return f"is_page_fault_stale: root sp#{root} obsolete, retry"
     if not cfg.switches.reclaim_before_stale_check and not cfg.tdp_mmu:
         make_mmu_pages_available(w, cfg)
@@ -257,7 +277,7 @@ def _fault(w: Work, tid: int, cfg: Config, write: bool) -> str:
             link_shadow_page(w, root, gfn, child)
         text = f"map gfn {gfn} with sp#{child} under root sp#{root}"
     mmu_unlock(w, tid, write)
-    _set(w, tid, pc=CHECK, wait=0)
+    _set(w, tid, pc=CHECK, wait=0, prepared=0)
     return text
 
 

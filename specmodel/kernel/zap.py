@@ -1,14 +1,16 @@
-"""The generation-based fast zap: ``kvm_mmu_zap_all_fast()`` as a thread (arch/x86/kvm/mmu/mmu.c).
+"""The generation-based fast zap: ``kvm_mmu_zap_all_fast()`` as a thread (arch/x86/kvm/mmu/mmu.c,
+~v6.9 as read at torvalds/linux 56ea38e436ea).
 
 One thread is a memslot deletion (``kvm_invalidate_memslot()`` holding ``slots_lock``) that
 calls ``kvm_mmu_zap_all_fast()`` and, with the TDP MMU, ``kvm_tdp_mmu_zap_invalidated_roots()``.
-Every place where another thread can run in the kernel is a separate step: lock operations,
-the generation toggle, the TDP root invalidation, the request, each page zapped by
-``kvm_zap_obsolete_pages()``, ``cond_resched_rwlock_write()``, the TLB flush and its wait.
-Simplifications: the pages zapped between two possible yields are one step;
-``kvm_tdp_mmu_zap_invalidated_roots()`` zaps one whole root per step without inner yields;
-the final ``write_unlock`` and ``slots_lock`` release run in the step that ends the commit
-(``Config.atomic_sections``; a Lipton reduction that changes no verdict).
+Steps: the lock operations, the generation toggle, the TDP root invalidation, the request
+and its acknowledgement, ``kvm_zap_obsolete_pages()`` up to its next batch boundary (then
+each further page, after the decision of ``cond_resched_rwlock_write()``), the yield's
+unlock and relock, the TLB flush and its wait. Simplifications: the pages zapped between two
+possible yields are one step (no other thread can run meanwhile: ``mmu_lock`` is held for
+write); ``kvm_tdp_mmu_zap_invalidated_roots()`` zaps one whole root per step without inner
+yields; the final ``write_unlock`` and ``slots_lock`` release run in the step that ends the
+commit (``Config.atomic_sections``; a Lipton reduction that changes no verdict).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from specmodel.kernel.mmu import (
     REQ_FREE_OBSOLETE_ROOTS,
     REQ_TLB_FLUSH,
     V_MODE,
+    V_PREPARED,
     V_WAIT,
     is_obsolete,
     kvm_make_all_cpus_request,
@@ -29,7 +32,7 @@ from specmodel.kernel.mmu import (
     kvm_mmu_prepare_zap_page,
     tdp_mmu_free_root,
 )
-from specmodel.kernel.program import Locals, Successor, lock_mmu, lock_slots, run
+from specmodel.kernel.program import PC_CRASHED, Locals, Successor, lock_mmu, lock_slots, run
 from specmodel.kernel.state import (
     HAZARD_SWITCH_WROTE_PAGE,
     NO_PAGE,
@@ -71,10 +74,11 @@ ZAPPER_INITIAL: tuple[int | tuple[int, ...], ...] = (SLOTS_LOCK, 0, FROM_TAIL, 0
 
 
 def in_fast_zap(z: tuple[object, ...]) -> bool:
-    """True from the generation switch until ``kvm_mmu_zap_all_fast()`` returns."""
+    """True from the generation switch until ``kvm_mmu_zap_all_fast()`` returns; a zapper
+    that crashed the host (a poisoned pointer, a use-after-free) never returned."""
     pc = z[Z_PC]
     assert isinstance(pc, int)
-    return TOGGLE < pc < TDP_LOCK
+    return TOGGLE < pc < TDP_LOCK or pc == PC_CRASHED
 
 
 _LOCALS = Locals("pc", "batch", "cursor", "kicked", "invalid_list", "hold", "epoch", "requested")
@@ -188,7 +192,7 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         )
 
     if pc == COMMIT:
-        invalid_list = z[Z_LIST]
+        invalid_list = _zapped_list(state.vm, z, cfg)
         if not invalid_list:
 
             def nothing(w: Work) -> None:
@@ -215,8 +219,9 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             return []
 
         def free(w: Work) -> str:
-            kvm_mmu_commit_zap_page(w, list(z[Z_LIST]))
-            _set(w, tid, invalid_list=(), kicked=0)
+            kvm_mmu_commit_zap_page(w, list(_zapped_list(w.vm, z, cfg)))
+            _store_zapped_list(w, tid, cfg, ())
+            _set(w, tid, kicked=0)
             _unlock_and_return(w, tid, cfg)
             # what the commit did, then the releases that follow it
             done = "; ".join(w.notes)
@@ -261,6 +266,24 @@ def zapper_step(state: State, tid: int, cfg: Config) -> list[Successor]:
         ]
 
     return []  # DONE or crashed
+
+
+def _zapped_list(vm: VmState, z: tuple[object, ...], cfg: Config) -> tuple[int, ...]:
+    """The list the walk zaps onto: ``kvm->arch.zapped_obsolete_pages`` when a shrinker
+    can see it (``cfg.shrinker_tids``), else the zapper's own copy of it (the same pages;
+    keeping them in the thread leaves the state space of shrinker-less scenarios as it was)."""
+    if cfg.shrinker_tids:
+        return vm.zapped
+    pages = z[Z_LIST]
+    assert isinstance(pages, tuple)
+    return pages
+
+
+def _store_zapped_list(w: Work, tid: int, cfg: Config, pages: tuple[int, ...]) -> None:
+    if cfg.shrinker_tids:
+        w.vm = w.vm._replace(zapped=pages)
+    else:
+        _set(w, tid, invalid_list=pages)
 
 
 def _releases(cfg: Config) -> str:
@@ -377,9 +400,14 @@ def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
             )
         ]
     out: list[Successor] = []
+    # cond_resched_rwlock_write() yields when rwlock_needbreak() || should_resched().
+    # rwlock_needbreak() is "a waiter is queued" under CONFIG_PREEMPTION and 0 otherwise;
+    # should_resched() (a tick, another task) can be true on any kernel at any time. So a
+    # preemptible kernel with a waiter must yield; every other case is a free choice.
     contended = bool(state.vm.mmu_queue)
-    if sw.zap_yields and (contended or not cfg.preemptible):
-        why = "mmu_lock contended" if contended else "need_resched"
+    if sw.zap_yields:
+        forced = cfg.preemptible and contended
+        why = "mmu_lock contended" if forced else "need_resched"
         out.append(
             run(
                 state,
@@ -388,7 +416,7 @@ def _zap_obsolete_step(state: State, tid: int, cfg: Config) -> list[Successor]:
                 lambda w: _set(w, tid, pc=YIELD),
             )
         )
-        if cfg.preemptible:
+        if forced:
             return out
     out.append(run(state, tid, "kvm_zap_obsolete_pages", lambda w: _zap_pages(w, tid, cfg, 1)))
     return out
@@ -412,18 +440,22 @@ def _zap_pages(w: Work, tid: int, cfg: Config, at_most: int) -> str:
             _set(w, tid, cursor=target)
             break
         sp = w.pages[target]
-        invalid_list = list(z[Z_LIST])
+        invalid_list = list(_zapped_list(w.vm, z, cfg))
+        before = w.prepared
         nr, unstable = kvm_mmu_prepare_zap_page(w, cfg, target, invalid_list)
+        prepared = w.prepared - before
         for waiter in mmu_waiters(w.vm):
             if waiter in cfg.vcpu_tids:
-                v = w.threads[waiter]
-                w.threads[waiter] = (*v[:V_WAIT], v[V_WAIT] + nr, *v[V_WAIT + 1 :])
+                v = list(w.threads[waiter])
+                v[V_WAIT] += nr
+                v[V_PREPARED] += prepared
+                w.threads[waiter] = tuple(v)
+        _store_zapped_list(w, tid, cfg, tuple(invalid_list))
         _set(
             w,
             tid,
             batch=batch + nr,
             hold=int(z[Z_HOLD]) + nr,
-            invalid_list=tuple(invalid_list),
             cursor=FROM_TAIL if unstable else prev,
         )
         zapped.append(f"zap sp#{target} (gfn {sp.gfn}, level {sp.level})")

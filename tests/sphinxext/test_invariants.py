@@ -48,7 +48,8 @@ def test_invariant_verdicts_and_bad_inputs_are_located(app: Any) -> None:
     assert found[3].startswith(
         at(app, "index.rst", invariant, 4)
         + "spec:invariant 'kvm.arch.mmu_valid_gen in (0, 1)': unknown scenario "
-        "'no_such_scenario'; expected one of: concurrent_zaps, fast_zap, fast_zap_tdp"
+        "'no_such_scenario'; expected one of: concurrent_zaps, fast_zap, "
+        "fast_zap_nested, fast_zap_tdp"
     )
     assert found[4].startswith(
         at(app, "index.rst", invariant, 5)
