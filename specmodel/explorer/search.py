@@ -477,14 +477,13 @@ def explore(
 def _budget_error(scenario: str, max_states: int, states: int) -> BudgetExceededError:
     return BudgetExceededError(
         f"{scenario}: explored more than {max_states} states without finishing "
-        f"(found {states}; raise the state budget or lower the parameters)"
+        f"(raise the state budget or lower the parameters)"
     )
 
 
 def _time_error(scenario: str, time_limit: float, states: int) -> BudgetExceededError:
     return BudgetExceededError(
-        f"{scenario}: exploration exceeded its time limit of {time_limit:g} s after "
-        f"{states} states (raise the time limit or lower the parameters)"
+        f"{scenario}: exploration exceeded its time limit of {time_limit:g} s after {states} states"
     )
 
 
