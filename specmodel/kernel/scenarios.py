@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from specmodel.errors import UnknownNameError
 from specmodel.kernel import BATCH_ZAP_PAGES
 from specmodel.kernel.config import Config
+from specmodel.kernel.guest_pt import GUEST_PT_WRITES
 from specmodel.kernel.mutants import Switches, switches_for
 from specmodel.kernel.program import Program
 from specmodel.kernel.reclaim import PAGE_RECLAIM
@@ -160,6 +161,7 @@ def _scenarios() -> dict[str, Scenario]:
                 lambda p, sw: _fast_zap_build(p, sw, zappers=2, tdp_mmu=False),
             ),
             PAGE_RECLAIM,
+            GUEST_PT_WRITES,
         )
     }
 
