@@ -3,8 +3,9 @@ unsync bitmaps, ``parent_ptes``, ``write_flooding_count``, direct pages and root
 (FACTS F, invariants 5 and 8; mmu.c ~v6.9).
 
 They apply to pages whose ``parent_ptes`` encoding is tracked (``Page.parent_ptes`` is not
-None) and are vacuous elsewhere, so the explorer checks them in every scenario. Each returns
-None when it holds, or a sentence saying what was expected and what was found.
+None), which only a scenario with guest page tables in ``VmState.guest_memory`` has; with
+none they return at once, so the explorer checks them in every scenario at no real cost.
+Each returns None when it holds, or a sentence saying what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ _V_PENDING, _V_INFLIGHT = 6, 8
 
 
 def _tracked(s: State) -> list[tuple[int, Page]]:
+    if not s.vm.guest_memory:
+        return []
     return [
         (pid, sp) for pid, sp in enumerate(s.pages) if not sp.freed and sp.parent_ptes is not None
     ]
@@ -88,6 +91,8 @@ def unsync_reported_to_parents(cfg: Config, s: State) -> str | None:
 def parent_ptes_match_sptes(cfg: Config, s: State) -> str | None:
     """parent_ptes is well formed and holds exactly the present SPTEs that point at the
     page: bit 0 clear = one pointer, set = a pte_list_desc chain with full tails."""
+    if not s.vm.guest_memory:
+        return None
     pointing: dict[int, list[int]] = {}
     for pid, sp in enumerate(s.pages):
         if sp.freed:
@@ -203,6 +208,8 @@ def guest_tlb_coherent(cfg: Config, s: State) -> str | None:
 
 def root_count_matches_roots(cfg: Config, s: State) -> str | None:
     """root_count of a shadow page is the number of vCPUs that hold it as their root."""
+    if not s.vm.guest_memory:
+        return None
     held: dict[int, int] = {}
     for t in cfg.vcpu_tids:
         root = s.threads[t][V_ROOT]
