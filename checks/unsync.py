@@ -86,3 +86,17 @@ def flush_syncs_unsync_pages(ctx: ClaimContext) -> None:
 )
 def invlpg_syncs_address(ctx: ClaimContext) -> None:
     ctx.require_holds(ctx.explore("guest_pt_writes", only=("guest_tlb_coherent",)))
+
+
+@claim(
+    statement="unsync_children is how many SPTEs of the page point at pages that are unsync "
+    "or have unsynchronized children (mmu.rst, read as an exact count: the kernel clears the "
+    "bits lazily, so a zapped or synced child can leave its bit and count behind).",
+    scenarios=("guest_pt_writes",),
+    params={"steps": 4},
+    kernel_refutes=True,
+)
+def unsync_children_exact_count(ctx: ClaimContext) -> None:
+    ctx.require_holds(
+        ctx.explore("guest_pt_writes", only=(), invariants=("unsync_children_exact",))
+    )

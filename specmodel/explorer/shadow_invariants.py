@@ -299,6 +299,26 @@ def bit0_clear_means_one_parent(cfg: Config, s: State) -> str | None:
     return None
 
 
+def unsync_children_exact(cfg: Config, s: State) -> str | None:
+    """(Refuted by the kernel) unsync_children is the number of SPTEs that point at pages
+    that are unsync or have unsync children (bits are cleared lazily, so it is only an upper
+    bound)."""
+    for pid, sp in _tracked(s):
+        if sp.invalid:
+            continue
+        exact = 0
+        for child in sp.spt:
+            if child >= 0:
+                c = s.pages[child]
+                exact += bool(c.unsync or c.unsync_children)
+        if sp.unsync_children != exact:
+            return (
+                f"expected sp#{pid}.unsync_children == {exact} (SPTEs leading to unsync "
+                f"pages), found {sp.unsync_children}"
+            )
+    return None
+
+
 #: name -> (check, pages_only), registered in explorer/invariants.py.
 SHADOW_INVARIANTS: tuple[tuple[Check, bool], ...] = (
     (unsync_only_on_leaf_pages, True),
@@ -316,4 +336,5 @@ SHADOW_INVARIANTS: tuple[tuple[Check, bool], ...] = (
 SHADOW_REFUTABLE: tuple[tuple[Check, bool], ...] = (
     (desc_means_several_parents, True),
     (bit0_clear_means_one_parent, True),
+    (unsync_children_exact, True),
 )

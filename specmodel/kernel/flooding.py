@@ -55,6 +55,7 @@ def kvm_mmu_track_write(w: Work, cfg: Config, gfn: int, index: int) -> str:
         sp = w.pages[pid]
         if sp.freed or is_obsolete(sp, w.vm.mmu_valid_gen):
             continue  # zapped by an earlier iteration
+        w.set_page(pid, sp._replace(emulated_writes=sp.emulated_writes + 1))  # ghost
         flooded = detect_write_misaligned(gpa, 8, False) or detect_write_flooding(w, cfg, pid)
         if flooded and cfg.switches.write_flooding_zap:
             done.append(f"sp#{pid} flooded: zap it")

@@ -416,7 +416,7 @@ def _page_fault(w: Work, tid: int, cfg: Config) -> str:
     frame = translate(memory, j, i, width)
     if frame is None:
         return done("FNAME(walk_addr): not present, inject #PF")
-    clear_sp_write_flooding_count(w, root)
+    clear_sp_write_flooding_count(w, cfg, root)
     r = w.pages[root]
     made = ""
     if r.spt[j] == NO_PAGE:
@@ -427,7 +427,7 @@ def _page_fault(w: Work, tid: int, cfg: Config) -> str:
         link_shadow_page(w, cfg, root, j, child)
         made = f"link sp#{child} ({'direct, ' if large else ''}gfn {gfn}) at spt[{j}]; "
     child = w.pages[root].spt[j]
-    clear_sp_write_flooding_count(w, child)
+    clear_sp_write_flooding_count(w, cfg, child)
     c = w.pages[child]
     spt = list(c.spt)
     spt[i] = leaf_spte(frame)

@@ -63,6 +63,8 @@ class Switches:
     write_flooding_zap: bool = True
     #: detect_write_flooding() skips level-1 pages.
     flood_skips_leaf_pages: bool = True
+    #: Lookup and faults that walk a page reset its write_flooding_count.
+    flood_reset_on_use: bool = True
     #: kvm_mmu_page_get_gfn() of a direct page adds index << (level - 1) * 9 to sp->gfn.
     direct_gfn_from_index: bool = True
     #: kvm_mmu_alloc_shadow_page() allocates shadowed_translation only for indirect pages.
@@ -196,6 +198,12 @@ MUTANTS: dict[str, Mutant] = {
             "flood_count_leaf_pages",
             "detect_write_flooding() counts (and zaps) level-1 pages too.",
             ("flood_skips_leaf_pages",),
+        ),
+        Mutant(
+            "no_flood_reset",
+            "Using a page (a lookup hit, a fault walking through it) does not reset its "
+            "write_flooding_count, so pages in use are zapped after three emulated writes.",
+            ("flood_reset_on_use",),
         ),
         Mutant(
             "direct_gfn_ignores_index",

@@ -45,7 +45,7 @@ def kvm_mmu_find_shadow_page(
             return pid
         if sp.unsync:
             kvm_sync_page(w, cfg, pid)
-        clear_sp_write_flooding_count(w, pid)
+        clear_sp_write_flooding_count(w, cfg, pid)
         return pid
     return NO_PAGE
 
@@ -72,10 +72,10 @@ def kvm_mmu_get_shadow_page(w: Work, cfg: Config, gfn: int, role: int) -> int:
     return pid
 
 
-def clear_sp_write_flooding_count(w: Work, pid: int) -> None:
+def clear_sp_write_flooding_count(w: Work, cfg: Config, pid: int) -> None:
     """``__clear_sp_write_flooding_count()``: the page was used."""
     sp = w.page(pid, "clear_sp_write_flooding_count")
-    if sp.write_flooding_count:
+    if sp.write_flooding_count and cfg.switches.flood_reset_on_use:
         w.set_page(pid, sp._replace(write_flooding_count=0))
 
 

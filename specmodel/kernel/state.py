@@ -65,6 +65,8 @@ class Page(NamedTuple):
     parent_ptes: tuple[int, ...] | None = None
     #: shadowed_translation: per SPTE the gfn it stands for; None when not allocated.
     shadowed_translation: tuple[int, ...] | None = None
+    #: ghost: emulated guest writes to the page's gfn while the page was valid.
+    emulated_writes: int = 0
 
     @property
     def level(self) -> int:
