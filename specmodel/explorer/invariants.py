@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from specmodel.explorer.shadow_invariants import SHADOW_INVARIANTS, SHADOW_REFUTABLE
 from specmodel.kernel.config import Config
 from specmodel.kernel.mmu import (
     MODE_OUTSIDE,
@@ -416,3 +417,14 @@ REFUTABLE: dict[str, Invariant] = {
         _inv, (never_enters_on_obsolete_root, vcpus_never_blocked, no_vcpu_runs_during_zap)
     )
 }
+
+# Shadow-page fields in full (unsync, parent_ptes, write flooding, direct pages, root
+# counts): explorer/shadow_invariants.py; vacuous where a scenario does not track them.
+for _check, _pages_only in SHADOW_INVARIANTS:
+    BUILTIN[_check.__name__] = Invariant(
+        _check.__name__, " ".join((_check.__doc__ or "").split()), _check, _pages_only
+    )
+for _check, _pages_only in SHADOW_REFUTABLE:
+    REFUTABLE[_check.__name__] = Invariant(
+        _check.__name__, " ".join((_check.__doc__ or "").split()), _check, _pages_only
+    )

@@ -48,6 +48,33 @@ class Switches:
     #: included (~v6.0 on); False is the older kvm_mmu_get_page(), which built it from the
     #: vCPU's MMU role and the level, so no child was born invalid.
     child_inherits_invalid: bool = True
+    # -- shadow pages in full (guest_pt_writes; kernel/roots.py, rmap.py, unsync.py, ...) --
+    #: mmu_alloc_root() takes a root_count reference on the page it makes a root.
+    root_count_ref: bool = True
+    #: mmu_free_root_page() zaps an invalid root when its last reference goes.
+    free_invalid_root_at_zero: bool = True
+    #: pte_list_add() turns a single parent pointer into a pte_list_desc list.
+    pte_list_desc: bool = True
+    #: mmu_try_to_unsync_pages() may mark leaf pages unsync (else every write is emulated).
+    allow_unsync: bool = True
+    #: mmu_try_to_unsync_pages() refuses write-tracked gfns (upper-level shadow pages).
+    unsync_respects_write_tracking: bool = True
+    #: kvm_unsync_page() marks the parents (kvm_mmu_mark_parents_unsync()).
+    mark_parents_unsync: bool = True
+    #: A guest TLB flush or CR3 load syncs the roots (kvm_mmu_sync_roots()).
+    sync_on_guest_flush: bool = True
+    #: INVLPG syncs the address's SPTE in an unsync page (__kvm_mmu_invalidate_addr()).
+    sync_on_invlpg: bool = True
+    #: kvm_mmu_track_write() zaps a page detect_write_flooding() reports.
+    write_flooding_zap: bool = True
+    #: detect_write_flooding() skips level-1 pages.
+    flood_skips_leaf_pages: bool = True
+    #: Lookup and faults that walk a page reset its write_flooding_count.
+    flood_reset_on_use: bool = True
+    #: kvm_mmu_page_get_gfn() of a direct page adds index << (level - 1) * 9 to sp->gfn.
+    direct_gfn_from_index: bool = True
+    #: kvm_mmu_alloc_shadow_page() allocates shadowed_translation only for indirect pages.
+    translation_only_indirect: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +158,76 @@ MUTANTS: dict[str, Mutant] = {
             "pre_2abd5287f083, but kvm_mmu_get_page() builds a child's role from the "
             "vCPU's MMU role, so no child is born invalid.",
             ("reclaim_before_stale_check", "preserve_nested_roots", "child_inherits_invalid"),
+        ),
+        # -- shadow pages in full (guest_pt_writes) --
+        Mutant(
+            "no_root_count_ref",
+            "mmu_alloc_root() makes a page a vCPU's root without incrementing root_count.",
+            ("root_count_ref",),
+        ),
+        Mutant(
+            "leak_invalid_roots",
+            "mmu_free_root_page() drops the last reference to an invalid root without "
+            "zapping it, so the page is never destroyed.",
+            ("free_invalid_root_at_zero",),
+        ),
+        Mutant(
+            "parent_ptes_overwrite",
+            "pte_list_add() overwrites a single parent pointer instead of moving both "
+            "parents into a pte_list_desc, so the first parent SPTE is forgotten.",
+            ("pte_list_desc",),
+        ),
+        Mutant(
+            "no_unsync",
+            "mmu_try_to_unsync_pages() always refuses, so every guest write to a shadowed "
+            "page table is emulated.",
+            ("allow_unsync",),
+        ),
+        Mutant(
+            "unsync_write_tracked",
+            "mmu_try_to_unsync_pages() ignores write tracking, so upper-level pages go unsync.",
+            ("unsync_respects_write_tracking",),
+        ),
+        Mutant(
+            "no_mark_parents_unsync",
+            "kvm_unsync_page() does not mark the parents, so the sync walk cannot find the page.",
+            ("mark_parents_unsync",),
+        ),
+        Mutant(
+            "no_sync_on_flush",
+            "A guest TLB flush or CR3 load does not call kvm_mmu_sync_roots().",
+            ("sync_on_guest_flush",),
+        ),
+        Mutant(
+            "no_sync_on_invlpg",
+            "INVLPG does not sync the SPTE of an unsync page.",
+            ("sync_on_invlpg",),
+        ),
+        Mutant(
+            "no_write_flooding_zap",
+            "kvm_mmu_track_write() never zaps a flooded page.",
+            ("write_flooding_zap",),
+        ),
+        Mutant(
+            "flood_count_leaf_pages",
+            "detect_write_flooding() counts (and zaps) level-1 pages too.",
+            ("flood_skips_leaf_pages",),
+        ),
+        Mutant(
+            "no_flood_reset",
+            "Using a page (a lookup hit, a fault walking through it) does not reset its "
+            "write_flooding_count, so pages in use are zapped after three emulated writes.",
+            ("flood_reset_on_use",),
+        ),
+        Mutant(
+            "direct_gfn_ignores_index",
+            "kvm_mmu_page_get_gfn() returns sp->gfn for every entry of a direct page.",
+            ("direct_gfn_from_index",),
+        ),
+        Mutant(
+            "direct_shadowed_translation",
+            "kvm_mmu_alloc_shadow_page() allocates shadowed_translation for direct pages too.",
+            ("translation_only_indirect",),
         ),
     )
 }

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from specmodel.errors import UnknownNameError
 from specmodel.kernel import BATCH_ZAP_PAGES
 from specmodel.kernel.config import Config
+from specmodel.kernel.guest_pt import GUEST_PT_WRITES
 from specmodel.kernel.mutants import Switches, switches_for
 from specmodel.kernel.program import Program
 from specmodel.kernel.reclaim import FAST_ZAP_NESTED, PAGE_RECLAIM
@@ -178,6 +179,7 @@ def _scenarios() -> dict[str, Scenario]:
             ),
             PAGE_RECLAIM,
             FAST_ZAP_NESTED,
+            GUEST_PT_WRITES,
         )
     }
 

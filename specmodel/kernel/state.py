@@ -65,6 +65,18 @@ class Page(NamedTuple):
     link: int  # LINK_*
     freed: bool
     epoch: int  # ghost: generation switches started before this page was allocated
+    # Fields only the guest_pt_writes scenario tracks (kernel/unsync.py, flooding.py,
+    # rmap.py, direct.py); every other scenario leaves these defaults.
+    unsync: bool = False
+    unsync_children: int = 0
+    unsync_child_bitmap: int = 0
+    write_flooding_count: int = 0
+    #: parent_ptes as the kernel encodes it (rmap.py); None: the scenario does not track it.
+    parent_ptes: tuple[int, ...] | None = None
+    #: shadowed_translation: per SPTE the gfn it stands for; None when not allocated.
+    shadowed_translation: tuple[int, ...] | None = None
+    #: ghost: emulated guest writes to the page's gfn while the page was valid.
+    emulated_writes: int = 0
 
     @property
     def level(self) -> int:
@@ -92,6 +104,8 @@ class VmState(NamedTuple):
     #: kvm->arch.zapped_obsolete_pages (v6.9), where the fast zap collects its pages when
     #: the scenario runs the MMU shrinker (Config.shrinker); otherwise the zapper keeps them.
     zapped: tuple[int, ...] = ()
+    #: Guest memory holding the guest's page tables (guest_pt.py); empty elsewhere.
+    guest_memory: tuple[int, ...] = ()
 
 
 def _fast_replace(cls: type[Any]) -> None:
