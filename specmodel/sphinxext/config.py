@@ -32,6 +32,7 @@ __all__ = [
     "path_or_none",
     "positive_int",
     "positive_seconds",
+    "string",
     "validate_config",
 ]
 
@@ -132,6 +133,15 @@ def path_or_none(*, what: str) -> Check:
     return Check(f"a path as a string ({what}) or None", problem)
 
 
+def string(*, what: str) -> Check:
+    """Any string (its meaning is checked where it is used)."""
+
+    def problem(value: object) -> str | None:
+        return None if isinstance(value, str) else _kind(value)
+
+    return Check(f"a string ({what})", problem)
+
+
 def _kernels() -> tuple[str, ...]:
     from specmodel.structs.versions import KERNELS
 
@@ -145,6 +155,7 @@ VALUES: Final[dict[str, Check]] = {
     "specmodel_time_limit": positive_seconds(optional=True, what="per check"),
     "specmodel_skip_exploration": boolean(what="skip running the checks"),
     "specmodel_kernel": one_of(_kernels(), what="the kernel version the field models state"),
+    "specmodel_prose": string(what="'' = off, 'kvm_mmu_page' or a .toml sentence table"),
 }
 
 
