@@ -56,6 +56,7 @@ def build(tmp_path: Path, conf: str) -> subprocess.CompletedProcess[str]:
             "specmodel_kernel = 'v7.0': expected one of 'v5.10', 'v6.9', 'v6.14', 'v6.16'",
         ),
         ("specmodel_max_state = 10", "specmodel_max_state: no such config value; expected one"),
+        ("specmodel_prose = True", "specmodel_prose = True: expected a string ('' = off"),
     ],
 )
 def test_a_bad_value_stops_the_build_once_naming_it(

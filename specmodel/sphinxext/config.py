@@ -32,6 +32,7 @@ __all__ = [
     "path_or_none",
     "positive_int",
     "positive_seconds",
+    "string",
     "validate_config",
 ]
 
@@ -144,7 +145,16 @@ def prose_table() -> Check:
             return f"{value!r}, neither a packaged table nor a .toml path"
         return None
 
-    return Check("'' (off), a packaged sentence table name, or a .toml path", problem)
+    return Check("a string ('' = off, a packaged sentence table name, or a .toml path)", problem)
+
+
+def string(*, what: str) -> Check:
+    """Any string (its meaning is checked where it is used)."""
+
+    def problem(value: object) -> str | None:
+        return None if isinstance(value, str) else _kind(value)
+
+    return Check(f"a string ({what})", problem)
 
 
 def _kernels() -> tuple[str, ...]:

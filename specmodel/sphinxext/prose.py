@@ -97,7 +97,7 @@ def judge_document(app: Sphinx, doctree: nodes.document) -> None:
         table = _table(app)
         entries = file_entries(lines, source)
     except LintInputError as exc:
-        _add(domain, env.docname, exc.path, exc.line or 0, "error", "prose", str(exc.message))
+        _add(domain, env.docname, exc.path, exc.line or 1, "error", "prose", str(exc.message))
         return
     except SpecmodelError as exc:
         _add(domain, env.docname, source, 0, "error", "prose", str(exc))
