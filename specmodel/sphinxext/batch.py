@@ -1,7 +1,9 @@
-"""Run the checks the directives recorded: after reading, in worker processes, all at once.
+"""Run the checks the directives recorded, in worker processes, never in Sphinx's.
 
-Directives record a :class:`~specmodel.sphinxext.records.Job` and a placeholder node. Then,
-in the main process (``env-updated``, after ``-j`` reads are merged):
+Directives record a :class:`~specmodel.sphinxext.records.Job` and a placeholder node. In a
+serial read, the main process looks each one up in the cache at once and starts a miss in a
+worker, so checking overlaps reading (:class:`BuildState`); ``-j`` readers only record. At
+the end of reading (``env-updated``, after ``-j`` reads are merged), in the main process:
 
 * each job's cache key is computed (:func:`specmodel.sphinxext.cache.job_key`) and a valid
   cache entry (every file it depends on unchanged) answers it, unless the build is fresh

@@ -12,6 +12,7 @@ dependencies changed is a miss. Writes are atomic, so concurrent builds may shar
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -32,6 +33,7 @@ SCHEMA = "specmodel-cache/2"
 NOT_VERDICT_SETTINGS = frozenset({"specmodel_cache_dir", "specmodel_workers", "specmodel_fresh"})
 
 
+@functools.cache
 def specmodel_version() -> str:
     """The installed specmodel version (part of every cache key)."""
     try:
