@@ -374,7 +374,9 @@ def test_junit_report_with_control_characters_parses_and_uses_relative_paths(
     root = ET.parse(out).getroot()
     case = root.find("./testsuite/testcase")
     assert case is not None and case.get("classname") == "docs/index.rst"
-    assert case.get("file") == "docs/index.rst" and case.get("line") == "4"
+    assert (
+        case.get("file") == "docs/index.rst" and case.get("line") == "6"
+    )  # the failing line of the block
     failure = case.find("failure")
     assert failure is not None and "xred\\x07\\x00<&>" in (failure.text or "")
 
@@ -385,7 +387,7 @@ def test_github_format_prints_workflow_commands(quick: Path) -> None:
     assert proc.returncode == 1
     command, summary = proc.stdout.splitlines()
     assert command.startswith(
-        "::error file=docs/index.rst,line=4,title=spec%3Arun block diverged::spec:run block "
+        "::error file=docs/index.rst,line=6,title=spec%3Arun block diverged::spec:run block "
         "diverges from the model"
     )
     assert command.endswith("xred\\x07\\x00<&>%0A::error::injected")
@@ -401,7 +403,7 @@ def test_sarif_format_validates_against_the_schema(quick: Path) -> None:
     log = validate_sarif(proc.stdout)
     (result,) = log["runs"][0]["results"]  # type: ignore[index]
     location = result["locations"][0]["physicalLocation"]
-    assert location == {"artifactLocation": {"uri": "docs/index.rst"}, "region": {"startLine": 4}}
+    assert location == {"artifactLocation": {"uri": "docs/index.rst"}, "region": {"startLine": 6}}
     assert (result["ruleId"], result["level"]) == ("spec-divergence", "error")
 
 

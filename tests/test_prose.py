@@ -192,17 +192,14 @@ def test_malformed_record_names_the_record(change: dict[str, object], message: s
 
 
 def test_pending_binding_is_a_one_line_edit() -> None:
-    """Replacing the pending line with a claims line binds the sentence."""
+    """Replacing a pending line with a claims line binds the sentence (and back)."""
     text = table_path("kvm_mmu_page").read_text(encoding="utf-8")
-    pending = 'reason = "claim pending: root lifetime (checks.roots.*)"'
-    assert pending in text
-    bound = text.replace(
-        pending,
-        'claims = [{ id = "checks.fast_zap.obsolete_pages_unused", expect = "verified" }]',
-        1,
-    )
-    table = parse_table(tomllib.loads(bound), "edited")
-    assert coverage(table).bound["behavioural"] == coverage(load_table()).bound["behavioural"] + 1
+    claims = 'claims = [{ id = "checks.roots.root_count_counts_vcpu_roots", expect = "verified" }]'
+    assert text.count(claims) == 1
+    pending = text.replace(claims, 'reason = "claim pending: root lifetime (checks.roots.*)"')
+    unbound = parse_table(tomllib.loads(pending), "edited")
+    assert coverage(unbound).bound["behavioural"] == coverage(load_table()).bound["behavioural"] - 1
+    assert [r.entry for r in coverage(unbound).unbound] == ["root_count / tdp_mmu_root_count"]
 
 
 def test_coverage_figures_add_up() -> None:

@@ -262,7 +262,7 @@ def test_unknown_cross_reference_targets_diverge_without_nitpicky(tmp_path: Path
         )
         assert found[1][2].startswith(
             "ERROR: :spec:field:`nosuch` names no field of the model: unknown field "
-            "'nosuch'; expected one of: clear_spte_count, gfn,"
+            "'nosuch'; expected one of: clear_spte_count, external_spt, gfn,"
         )
         assert "reference target not found" not in run.warnings
 

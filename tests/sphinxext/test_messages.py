@@ -37,7 +37,8 @@ def test_a_violation_in_the_initial_state_says_so_and_shows_no_empty_trace(
     assert found[0] == (
         f"{index}:{line_of(index, 'mmu_valid_gen == 1')}: ERROR: spec:invariant diverges from "
         "the model: the prose states that 'kvm.arch.mmu_valid_gen == 1' holds in every state "
-        "of fast_zap(batch=10, entries=2, faults=1, pages=2, preemptible=True, vcpus=1); the "
+        "of fast_zap(batch=10, entries=2, faults=1, pages=2, preemptible=True, prev_roots=0, "
+        "shrinker=0, vcpus=1); the "
         "model violates it in the initial state: expected "
         "kvm.arch.mmu_valid_gen == 1 to hold, found it false [spec.divergence]"
     )

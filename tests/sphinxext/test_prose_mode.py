@@ -62,10 +62,11 @@ def test_unmodified_v6_7_renders_marks_and_passes(
     assert result.returncode == 0, result.stderr
     assert (src / "index.rst").read_bytes() == original  # no markup added
     html = (src / "_build" / "index.html").read_text(encoding="utf-8")
-    for verdict in ("verified", "ambiguous", "unjudged"):
+    for verdict in ("verified", "ambiguous"):
         assert f"spec-prose-mark spec-prose-{verdict}" in html, verdict
-    assert "spec-prose-refuted" not in html
-    assert html.count('class="spec-prose-mark') == 33 + 1 + 18  # verified, ambiguous, unjudged
+    # every v6.7 sentence is known: none is refuted or unjudged
+    assert "spec-prose-refuted" not in html and "spec-prose-unjudged" not in html
+    assert html.count('class="spec-prose-mark') == 47 + 3  # verified, ambiguous
     assert "checks.fast_zap.never_enters_on_obsolete_root" in html  # the note names the claim
     assert "specmodel: prose coverage (kvm_mmu_page): 72 sentences; " in result.stdout
 
