@@ -13,6 +13,7 @@ No sphinx import: the extension (``sphinx-build`` and ``specmodel check``) comes
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import functools
 import gc
 import heapq
@@ -194,6 +195,9 @@ def _work(conn: Connection, job: Job, parent: int) -> None:
     # Ctrl-C is the parent's to handle (it stops every worker); a block that raises
     # KeyboardInterrupt itself is still an exception like any other
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a crash in a check is reported as its located error verdict; the dump faulthandler would
+    # print (it is on under pytest and python -X faulthandler) belongs to no document
+    faulthandler.disable()
     recorder = _ImportRecorder()
     try:
         # the project's own modules (claims, helpers) are imported afresh from disk
