@@ -148,15 +148,9 @@ def location(path: str, line: int | None) -> str:
 
 
 def _summary(verdicts: Sequence[Any]) -> dict[str, float]:
-    return {
-        "checked": len(verdicts),
-        "held": sum(v.status == "held" for v in verdicts),
-        "diverged": sum(v.status == "diverged" for v in verdicts),
-        "errors": sum(v.status == "error" for v in verdicts),
-        "skipped": sum(v.status == "skipped" for v in verdicts),
-        "states": sum(v.states for v in verdicts),
-        "seconds": round(sum(v.seconds for v in verdicts), 3),
-    }
+    from specmodel.sphinxext.records import summarize
+
+    return summarize(verdicts)
 
 
 def check_summary(verdicts: Sequence[Any], seconds: float) -> str:

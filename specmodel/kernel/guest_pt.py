@@ -76,8 +76,8 @@ from specmodel.kernel.state import (
     Page,
     Pages,
     State,
-    VmState,
     Work,
+    empty_vm,
     role_word,
 )
 from specmodel.kernel.unsync import (
@@ -450,20 +450,7 @@ def _build(
 ) -> tuple[Config, State, tuple[Program, ...], tuple[str, ...]]:
     vcpus, width = int(p["vcpus"]), int(p["width"])
     cfg = Config(switches=sw, vcpu_tids=tuple(range(vcpus)), spt_width=width)
-    vm = VmState(
-        mmu_valid_gen=0,
-        active=(),
-        tdp_roots=(),
-        slots_lock=-1,
-        mmu_writer=-1,
-        mmu_readers=0,
-        mmu_queue=(),
-        slots_queue=(),
-        n_used_mmu_pages=0,
-        epoch=0,
-        hazard=0,
-        guest_memory=initial_memory(width),
-    )
+    vm = empty_vm(guest_memory=initial_memory(width))
     threads = tuple(
         (CHECK, MODE_OUTSIDE, 0, NO_PAGE, int(p["steps"]), 0, 0, 0, 0) for _ in range(vcpus)
     )

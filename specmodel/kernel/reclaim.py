@@ -45,8 +45,8 @@ from specmodel.kernel.state import (
     ROLE_INVALID,
     Pages,
     State,
-    VmState,
     Work,
+    empty_vm,
     role_word,
 )
 from specmodel.kernel.zap import ZAPPER_INITIAL, zapper_step
@@ -450,19 +450,7 @@ def _build(
         **extra,  # type: ignore[arg-type]
     )
     _GUESTS.setdefault((gfns, levels), _Guest(gfns, levels))
-    vm = VmState(
-        mmu_valid_gen=0,
-        active=(),
-        tdp_roots=(),
-        slots_lock=-1,
-        mmu_writer=-1,
-        mmu_readers=0,
-        mmu_queue=(),
-        slots_queue=(),
-        n_used_mmu_pages=0,
-        epoch=0,
-        hazard=0,
-    )
+    vm = empty_vm()
     prev = (NO_PAGE,) * int(p["prev_roots"])
     vcpu: tuple[Any, ...] = (
         CHECK,

@@ -30,7 +30,7 @@ from specmodel.kernel.state import (
     Page,
     Pages,
     State,
-    VmState,
+    empty_vm,
 )
 from specmodel.kernel.vcpu import ROOT_GFN, child_role, root_role, vcpu_initial, vcpu_step
 from specmodel.kernel.zap import ZAPPER_INITIAL, zapper_step
@@ -125,19 +125,7 @@ def _fast_zap_build(
         prev = (len(page_list),)
         page_list.append(root._replace(gfn=width, root_count=vcpus, spt=(NO_PAGE,) * width))
     active = () if tdp_mmu else tuple(reversed(range(pages))) + prev
-    vm = VmState(
-        mmu_valid_gen=0,
-        active=active,
-        tdp_roots=(0,) if tdp_mmu else (),
-        slots_lock=-1,
-        mmu_writer=-1,
-        mmu_readers=0,
-        mmu_queue=(),
-        slots_queue=(),
-        n_used_mmu_pages=len(active),
-        epoch=0,
-        hazard=0,
-    )
+    vm = empty_vm(active=active, tdp_roots=(0,) if tdp_mmu else (), n_used_mmu_pages=len(active))
     threads = tuple([ZAPPER_INITIAL] * zappers) + tuple(
         vcpu_initial(0, int(p["entries"]), prev) for _ in vcpu_tids
     )

@@ -319,3 +319,22 @@ def role_word(level: int, *, direct: bool, guest_mode: bool = False, ept: bool =
     if guest_mode:
         word |= ROLE_GUEST_MODE
     return word
+
+
+def empty_vm(**fields: Any) -> VmState:
+    """A VM before any page exists: generation 0, no lock held or waited for; ``fields``
+    override (a scenario's pages, budget or guest memory)."""
+    base: dict[str, Any] = {
+        "mmu_valid_gen": 0,
+        "active": (),
+        "tdp_roots": (),
+        "slots_lock": -1,
+        "mmu_writer": -1,
+        "mmu_readers": 0,
+        "mmu_queue": (),
+        "slots_queue": (),
+        "n_used_mmu_pages": 0,
+        "epoch": 0,
+        "hazard": 0,
+    }
+    return VmState(**{**base, **fields})

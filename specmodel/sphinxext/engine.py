@@ -193,16 +193,3 @@ def _failed_so_far(app: Any) -> list[Verdict]:
         return [v for v in spec_domain(app.env).stored_verdicts() if v.failed]
     except Exception:  # an env too broken to read: the caller reports the build error
         return []
-
-
-def summarize(verdicts: Sequence[Verdict]) -> dict[str, float]:
-    """Counts for a report's summary line: checked, held, diverged, errors, states, seconds."""
-    return {
-        "checked": len(verdicts),
-        "held": sum(v.status == "held" for v in verdicts),
-        "diverged": sum(v.status == "diverged" for v in verdicts),
-        "errors": sum(v.status == "error" for v in verdicts),
-        "skipped": sum(v.status == "skipped" for v in verdicts),
-        "states": sum(v.states for v in verdicts),
-        "seconds": round(sum(v.seconds for v in verdicts), 3),
-    }

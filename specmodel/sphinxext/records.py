@@ -5,6 +5,7 @@ No sphinx import here, so ``specmodel check`` and its reports can use these type
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -196,3 +197,16 @@ class Verdict:
 
     def with_(self, **changes: Any) -> Verdict:
         return replace(self, **changes)
+
+
+def summarize(verdicts: Sequence[Verdict]) -> dict[str, float]:
+    """Counts for a report's summary line: checked, held, diverged, errors, states, seconds."""
+    return {
+        "checked": len(verdicts),
+        "held": sum(v.status == "held" for v in verdicts),
+        "diverged": sum(v.status == "diverged" for v in verdicts),
+        "errors": sum(v.status == "error" for v in verdicts),
+        "skipped": sum(v.status == "skipped" for v in verdicts),
+        "states": sum(v.states for v in verdicts),
+        "seconds": round(sum(v.seconds for v in verdicts), 3),
+    }

@@ -11,7 +11,8 @@ from spec_helpers import spec_errors
 
 from specmodel.sphinxext.coverage import all_verdicts
 from specmodel.sphinxext.domain import spec_domain
-from specmodel.sphinxext.engine import EngineError, check_sources, summarize
+from specmodel.sphinxext.engine import EngineError, check_sources
+from specmodel.sphinxext.records import summarize
 
 
 def _copy(rootdir: Path, name: str, tmp_path: Path) -> Path:
