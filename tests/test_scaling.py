@@ -9,7 +9,8 @@ is not exhaustive; its merged report must not depend on how many processes ran i
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -134,7 +135,6 @@ def test_a_swarm_on_ray_without_ray_says_how_to_install_it(
         explore("fast_zap", strategy="swarm", ray_address="local", walks=1, max_steps=10)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs specmodel[ray]")
 def test_a_swarm_on_a_local_ray_cluster_gives_the_local_report() -> None:
     """Ray tasks run the same searches: the merged report equals the process pool's."""
     import ray
@@ -152,3 +152,40 @@ def test_a_swarm_on_a_local_ray_cluster_gives_the_local_report() -> None:
         local.walks,
         dict(local.metrics),
     )
+
+
+_FINGERPRINTS = """
+import hashlib
+from specmodel.explorer.visited import fingerprint
+from specmodel.kernel.scenarios import instantiate, scenario_names
+out = []
+for name in scenario_names():
+    _, _, cfg, state, programs, _ = instantiate(name, (), {})
+    seen, frontier = {state}, [state]
+    while frontier and len(seen) < 400:
+        current = frontier.pop()
+        for tid, program in enumerate(programs):
+            for _, nxt in program(current, tid, cfg):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+    out.append((name, sorted(fingerprint(s) for s in seen)))
+print(hashlib.sha256(repr(out).encode()).hexdigest())
+"""
+
+
+def test_fingerprints_are_the_same_in_every_process() -> None:
+    """Ray workers are separate processes: a state's fingerprint may not depend on the
+    process (hash(None) is an address in CPython 3.11; string hashes follow the seed)."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _FINGERPRINTS],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1, digests

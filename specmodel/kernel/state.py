@@ -8,7 +8,7 @@ copy a step edits; ``Work.freeze()`` turns it back into a ``State``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, NamedTuple, overload
+from typing import Any, Final, NamedTuple, overload
 
 from specmodel.errors import UseAfterFree
 
@@ -51,6 +51,10 @@ class PoisonedPointer(UseAfterFree):
     tell the two apart (a poisoned pointer faults at once, a freed page may be reused)."""
 
 
+#: Stands for None in a Page's hash (any fixed value that no field takes).
+_NONE_HASH: Final = -0x6E6F6E65
+
+
 class Page(NamedTuple):
     """One ``struct kvm_mmu_page`` as the explorer stores it (see vm.py for the full view)."""
 
@@ -77,6 +81,13 @@ class Page(NamedTuple):
     shadowed_translation: tuple[int, ...] | None = None
     #: ghost: emulated guest writes to the page's gfn while the page was valid.
     emulated_writes: int = 0
+
+    def __hash__(self) -> int:
+        # hash(None) is the address of None in CPython 3.11, so it differs between processes;
+        # fingerprints must not (a swarm merges the states its Ray workers saw)
+        if self.parent_ptes is None or self.shadowed_translation is None:
+            return hash(tuple(_NONE_HASH if v is None else v for v in self))
+        return tuple.__hash__(self)
 
     @property
     def level(self) -> int:
