@@ -24,6 +24,7 @@ from specmodel.errors import (
 )
 from specmodel.explorer.exprs import compile_invariant
 from specmodel.explorer.invariants import BUILTIN, REFUTABLE, Invariant
+from specmodel.explorer.memo import memoised
 from specmodel.explorer.symmetry import canonical
 from specmodel.explorer.trace import Step, Trace, decode_schedule, encode_schedule
 from specmodel.explorer.visited import _MASK64, Fingerprints, Parents, fingerprint
@@ -142,18 +143,22 @@ class _Model:
         mutant: tuple[str, ...],
         params: Mapping[str, object],
         atomic_sections: bool = True,
+        memo: bool = True,
     ):
         _, self.params, cfg, self.initial, self.programs, self.names = instantiate(
             scenario, mutant, params
         )
         self.cfg = cfg if atomic_sections else dataclasses.replace(cfg, atomic_sections=False)
+        #: what the searches step with: the programs, the declared ones memoised (memo.py);
+        #: a replay runs the programs themselves
+        self.search_programs = memoised(self.programs) if memo else self.programs
         self.scenario = scenario
         self.mutant = mutant
 
     def successors(self, state: State) -> list[tuple[int, int, Successor]]:
         out = []
         cfg = self.cfg
-        for tid, program in enumerate(self.programs):
+        for tid, program in enumerate(self.search_programs):
             for j, succ in enumerate(program(state, tid, cfg)):
                 out.append((tid, j, succ))
         return out
@@ -367,6 +372,7 @@ def explore(
     workers: int = 1,
     ray_address: str | None = None,
     walks: int | None = None,
+    memo: bool = True,
     **params: int | bool,
 ) -> Exploration:
     """Explore every interleaving of ``scenario`` (bounded by ``params``), checking the
@@ -397,6 +403,10 @@ def explore(
         Lipton reduction: no verdict changes, fewer states). False gives every acquire
         and release a step of its own, to check exactly that; replay such a trace with
         the same setting.
+    :param memo: memoise the successors of the threads declared ``own_locals_only`` (the
+        vCPUs) on their own locals, the VM and the pages (``specmodel.explorer.memo``; the
+        declaration is enforced, and no verdict, count or trace changes). False computes
+        every step afresh, to check exactly that.
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).
     :raises UnknownNameError: unknown scenario, mutant, strategy or excluded invariant.
@@ -428,6 +438,7 @@ def explore(
             atomic_sections=atomic_sections,
             workers=workers,
             ray_address=ray_address,
+            memo=memo,
             **params,
         )
         return result
@@ -437,7 +448,7 @@ def explore(
             "runs in local processes (workers=N)"
         )
     mutants = _normalise_mutant(mutant)
-    model = _Model(scenario, mutants, params, atomic_sections)
+    model = _Model(scenario, mutants, params, atomic_sections, memo)
     invs = _select_invariants(model, specs, excluded)  # type: ignore[arg-type]
     witnesses = {
         name: _select_invariants(model, [spec], tuple(BUILTIN))[-1]
@@ -552,7 +563,7 @@ def _bfs(
     idx = -1
     depth = 0  # of the children of the state being expanded
     level_end = -1
-    programs = list(enumerate(model.programs))
+    programs = list(enumerate(model.search_programs))
     add = exact_seen.add
     fp_add = fps.add
     while queue:

@@ -72,7 +72,7 @@ class _Shard:
         # the single-process search keeps the first); what the owner has seen, it drops
         sent: set[int] = set()
         for idx, state in enumerate(self.frontier, self.frontier_start):
-            for tid, program in enumerate(self.model.programs):
+            for tid, program in enumerate(self.model.search_programs):
                 for j, (_, nxt) in enumerate(program(state, tid, cfg)):
                     self.transitions += 1
                     if symmetric:

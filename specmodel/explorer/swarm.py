@@ -43,6 +43,7 @@ class SwarmJob:
     time_limit: float | None
     atomic_sections: bool
     params: Mapping[str, int | bool]
+    memo: bool = True
 
     def plan(self, index: int) -> tuple[int, int | None]:
         """Seed and walk bound of search ``index``."""
@@ -64,7 +65,7 @@ def run_search(job: SwarmJob, index: int) -> SearchResult:
     from specmodel.explorer.search import _Model, _random, _select_invariants
 
     seed, bound = job.plan(index)
-    model = _Model(job.scenario, _mutants(job.mutant), job.params, job.atomic_sections)
+    model = _Model(job.scenario, _mutants(job.mutant), job.params, job.atomic_sections, job.memo)
     invs = _select_invariants(model, job.invariants, job.exclude)  # type: ignore[arg-type]
     seen = Fingerprints()
     result = _random(
@@ -110,6 +111,7 @@ def swarm(
     atomic_sections: bool = True,
     workers: int = 1,
     ray_address: str | None = None,
+    memo: bool = True,
     **params: int | bool,
 ) -> Any:
     """Run ``walks`` random searches (default 4 per worker) of ``max_steps / walks`` steps
@@ -130,7 +132,7 @@ def swarm(
         raise BadParameterError(f"a swarm needs at least 1 search, found walks={searches}")
     total_steps = max_steps or DEFAULT_RANDOM_STEPS
     # Fail fast, in this process, on a bad scenario, parameter or invariant.
-    model = _Model(scenario, _mutants(mutant), params, atomic_sections)
+    model = _Model(scenario, _mutants(mutant), params, atomic_sections, memo)
     invs = _select_invariants(model, invariants, exclude)  # type: ignore[arg-type]
     job = SwarmJob(
         scenario,
@@ -143,6 +145,7 @@ def swarm(
         time_limit,
         atomic_sections,
         dict(params),
+        memo,
     )
     start = time.perf_counter()
     coverage = Fingerprints()

@@ -85,8 +85,19 @@ class Page(NamedTuple):
     def __hash__(self) -> int:
         # hash(None) is the address of None in CPython 3.11, so it differs between processes;
         # fingerprints must not (a swarm merges the states its Ray workers saw)
-        if self.parent_ptes is None or self.shadowed_translation is None:
-            return hash(tuple(_NONE_HASH if v is None else v for v in self))
+        # the same tuple as mapping None to _NONE_HASH in every field, built without a
+        # generator: only these two fields can be None, and this runs for every new page set
+        ptes = self[15]
+        sts = self[16]
+        if ptes is None or sts is None:
+            return hash(
+                (
+                    *self[:15],
+                    _NONE_HASH if ptes is None else ptes,
+                    _NONE_HASH if sts is None else sts,
+                    *self[17:],
+                )
+            )
         return tuple.__hash__(self)
 
     @property
@@ -96,6 +107,11 @@ class Page(NamedTuple):
     @property
     def invalid(self) -> bool:
         return bool(self.role & ROLE_INVALID)
+
+
+# Page.__hash__ indexes the two fields that may be None
+assert Page._fields.index("parent_ptes") == 15
+assert Page._fields.index("shadowed_translation") == 16
 
 
 class VmState(NamedTuple):
