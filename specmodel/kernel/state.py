@@ -210,6 +210,11 @@ _INTERNED: dict[Pages, Pages] = {}
 #: The same for VmState values (about 1,200 distinct ones in that exploration).
 _VMS: dict[VmState, VmState] = {}
 
+#: The same for a thread's locals: states in the search frontier differ in one thread's
+#: locals at a time, so sharing the others' tuples keeps a frontier state to the few refs
+#: that are its own (measured: 153 -> 93 bytes a state in concurrent_zaps, 2 vCPUs, 24 pages).
+_LOCALS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
 
 def intern_pages(pages: Pages) -> Pages:
     """The shared object equal to ``pages``."""
@@ -231,7 +236,17 @@ class State(NamedTuple):
 class Work:
     """A mutable working copy of a ``State`` that one step edits."""
 
-    __slots__ = ("_pages_list", "_vm0", "notes", "pages", "prepared", "threads", "tid", "vm")
+    __slots__ = (
+        "_pages_list",
+        "_threads0",
+        "_vm0",
+        "notes",
+        "pages",
+        "prepared",
+        "threads",
+        "tid",
+        "vm",
+    )
 
     def __init__(self, state: State, tid: int) -> None:
         self.vm = self._vm0 = state.vm
@@ -239,6 +254,7 @@ class Work:
         #: between states, which makes hashing and the invariant cache cheaper).
         self.pages: Sequence[Page] = state.pages
         self._pages_list: list[Page] | None = None
+        self._threads0 = state.threads
         self.threads = list(state.threads)
         self.tid = tid
         #: What kernel functions did during the step, for the trace.
@@ -254,7 +270,16 @@ class Work:
             vm = _VMS.setdefault(vm, vm)
             if len(_VMS) >= 1 << 16:
                 _VMS.clear()
-        return State(vm, pages, tuple(self.threads))
+        threads = self.threads
+        for i, (old, new) in enumerate(zip(self._threads0, threads, strict=True)):
+            if new is not old:
+                shared = _LOCALS.get(new)
+                if shared is None:
+                    if len(_LOCALS) >= 1 << 16:
+                        _LOCALS.clear()
+                    _LOCALS[new] = shared = new
+                threads[i] = shared
+        return State(vm, pages, tuple(threads))
 
     def _writable(self) -> list[Page]:
         if self._pages_list is None:
