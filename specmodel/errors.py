@@ -10,7 +10,7 @@ The tree::
      +-- ClaimDefinitionError (TypeError)   a claim declared wrongly (no mutant, duplicate id, ...)
      +-- UseAfterFree (RuntimeError)        the model touched a freed kvm_mmu_page
      +-- LintInputError (ValueError)        lint was given input it cannot read as mmu.rst
-     +-- MemoDeclarationError (RuntimeError)  a program declared own_locals_only that is not
+     +-- UndeclaredReadError (RuntimeError)   a program read more than it declared it reads
 
 Every message says what was expected and what was found.
 """
@@ -58,7 +58,7 @@ class UseAfterFree(SpecmodelError, RuntimeError):
     """The model performed a list or pointer operation on a freed kvm_mmu_page."""
 
 
-class MemoDeclarationError(SpecmodelError, RuntimeError):
+class UndeclaredReadError(SpecmodelError, RuntimeError):
     """A thread program declared ``own_locals_only`` read or wrote another thread's locals
     (``specmodel.explorer.memo`` found it out)."""
 

@@ -16,7 +16,7 @@ from differential import cases
 
 from specmodel import explore
 from specmodel.errors import SpecmodelError
-from specmodel.explorer.memo import MemoDeclarationError, MemoProgram, memoised
+from specmodel.explorer.memo import MemoProgram, UndeclaredReadError, memoised
 from specmodel.explorer.search import _Model
 from specmodel.kernel.config import Config
 from specmodel.kernel.program import OWN_LOCALS_ONLY, Successor, own_locals_only, run
@@ -159,7 +159,7 @@ def test_a_wrong_declaration_fails_the_step(program: Any, expected: str) -> None
     memo = memoised((own_locals_only(program),))[0]
     try:
         tid = 1 if program is _compare_other else 0
-        with pytest.raises(MemoDeclarationError) as info:
+        with pytest.raises(UndeclaredReadError) as info:
             memo(_initial(), tid, Config())
     finally:
         OWN_LOCALS_ONLY.discard(program)

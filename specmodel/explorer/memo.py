@@ -10,7 +10,7 @@ threads, which is what the program itself would return.
 
 The declaration is checked, not trusted: on every miss the program runs on a copy of the
 state whose other threads' locals are ``_Hidden`` objects, and any use of one (indexing,
-iterating, comparing, hashing, truthiness) raises ``MemoDeclarationError``; so does a step
+iterating, comparing, hashing, truthiness) raises ``UndeclaredReadError``; so does a step
 that stores into another thread's locals. A memoised result is therefore one that was
 computed without looking at anything outside its key.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from typing import Any, NoReturn
 
-from specmodel.errors import MemoDeclarationError
+from specmodel.errors import UndeclaredReadError
 from specmodel.kernel.config import Config
 from specmodel.kernel.program import OWN_LOCALS_ONLY, Program, Successor
 from specmodel.kernel.state import Pages, State, VmState
@@ -35,7 +35,7 @@ from specmodel.kernel.state import Pages, State, VmState
 MEMO_ENTRIES = 1 << 16
 
 
-__all__ = ["MEMO_ENTRIES", "MemoDeclarationError", "MemoProgram", "memoised"]
+__all__ = ["MEMO_ENTRIES", "MemoProgram", "UndeclaredReadError", "memoised"]
 
 
 class _Hidden:
@@ -49,7 +49,7 @@ class _Hidden:
         self.program = program
 
     def _fail(self, *_: object) -> NoReturn:
-        raise MemoDeclarationError(
+        raise UndeclaredReadError(
             f"{self.program} is declared own_locals_only (it may read only thread "
             f"{self.tid}'s locals, the VM and the pages), but thread {self.tid}'s step read "
             f"thread {self.owner}'s locals"
@@ -108,7 +108,7 @@ class MemoProgram:
         for label, nxt in self.program(State(state.vm, state.pages, hidden), tid, cfg):
             for i, t in enumerate(nxt.threads):
                 if i != tid and t is not hidden[i]:
-                    raise MemoDeclarationError(
+                    raise UndeclaredReadError(
                         f"{self.__name__} is declared own_locals_only, but thread {tid}'s "
                         f"step ({label}) stored into thread {i}'s locals"
                     )
