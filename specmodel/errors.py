@@ -10,7 +10,6 @@ The tree::
      +-- ClaimDefinitionError (TypeError)   a claim declared wrongly (no mutant, duplicate id, ...)
      +-- UseAfterFree (RuntimeError)        the model touched a freed kvm_mmu_page
      +-- LintInputError (ValueError)        lint was given input it cannot read as mmu.rst
-     +-- UndeclaredReadError (RuntimeError)   a program read more than it declared it reads
 
 Every message says what was expected and what was found.
 """
@@ -56,11 +55,6 @@ class ClaimDefinitionError(SpecmodelError, TypeError):
 
 class UseAfterFree(SpecmodelError, RuntimeError):
     """The model performed a list or pointer operation on a freed kvm_mmu_page."""
-
-
-class UndeclaredReadError(SpecmodelError, RuntimeError):
-    """A thread program declared ``own_locals_only`` read or wrote another thread's locals
-    (``specmodel.explorer.memo`` found it out)."""
 
 
 class LintInputError(SpecmodelError, ValueError):

@@ -1,22 +1,28 @@
-"""Memoised successors of the threads that read no locals but their own.
+"""Memoised successors: a thread's step, remembered on exactly what it read.
 
-A vCPU's step is a function of its thread id, its own locals, the VM and the pages: the
-other threads' locals never enter it (``specmodel.kernel.program.own_locals_only``). Many
-states share those four while differing elsewhere (another vCPU's progress, the zapper's
-position in its batch), so the breadth-first search asks the same question again and again:
-in ``fast_zap`` with 2 vCPUs and 16 pages, 89% of vCPU steps repeat an earlier one. The memo
-answers a repeat with the successors it stored, each rebuilt around the current state's other
-threads, which is what the program itself would return.
+Most of a thread's steps read and write nothing of the other threads: a vCPU's step is a
+function of its thread id, its own locals, the VM and the pages, and so is most of the
+zapper's (it reads the vCPUs' locals only to wait for their acknowledgement, and writes them
+only to make requests or count waiters). Many states share those four while differing
+elsewhere (another thread's progress), so a breadth-first search asks the same question
+again and again: in ``fast_zap`` with 2 vCPUs and 16 pages, about 89% of vCPU steps repeat
+an earlier one.
 
-The declaration is checked, not trusted: on every miss the program runs on a copy of the
-state whose other threads' locals are ``_Hidden`` objects, and any use of one (indexing,
-iterating, comparing, hashing, truthiness) raises ``UndeclaredReadError``; so does a step
-that stores into another thread's locals. A memoised result is therefore one that was
-computed without looking at anything outside its key.
+The memo runs a step for the first time on a copy of the state whose other threads' locals
+are ``_Hidden`` objects. If the step completes without touching one (indexing, iterating,
+comparing, hashing or testing it) and without storing into another thread's locals, its
+successors depended on nothing outside the key (tid, own locals, VM, pages): the memo keeps
+them and answers every later state with that key by rebuilding the successors around the
+state's own other threads, which is what the program would return. If the step touched
+another thread, the memo remembers that instead, and that step is computed afresh from the
+real state each time it comes up. What is memoised is thus decided by what the code did,
+not by a declaration someone could get wrong.
 
 ``VmState`` and ``Pages`` objects are shared between states (state.py interns them), so the
-key holds their identities, and each entry keeps the objects alive so that an identity cannot
-be reused by another object while the entry exists.
+key holds their identities, and each entry keeps the objects alive so that an identity
+cannot be reused by another object while the entry exists. Every program's step is
+deterministic in its arguments (the kernel model's caches are value-for-value), which is
+what makes a completed guarded run stand for every state with the same key.
 """
 
 from __future__ import annotations
@@ -24,36 +30,30 @@ from __future__ import annotations
 import sys
 from typing import Any, NoReturn
 
-from specmodel.errors import UndeclaredReadError
 from specmodel.kernel.config import Config
-from specmodel.kernel.program import OWN_LOCALS_ONLY, Program, Successor
+from specmodel.kernel.program import Program, Successor
 from specmodel.kernel.state import Pages, State, VmState
 
-#: Entries per memoised thread program before the memo starts again (a cache: dropping it
-#: loses speed, never an answer). About 400 bytes an entry at 2 vCPUs; past 2**16 entries
-#: the hit rate gains little (measured on fast_zap and concurrent_zaps with 2 vCPUs).
+__all__ = ["MEMO_ENTRIES", "MemoProgram", "memoised"]
+
+#: Entries per thread program before the memo starts again (a cache: dropping it loses
+#: speed, never an answer). About 400 bytes an entry at 2 vCPUs; past 2**16 entries the hit
+#: rate gains little (measured on fast_zap and concurrent_zaps with 2 vCPUs).
 MEMO_ENTRIES = 1 << 16
 
 
-__all__ = ["MEMO_ENTRIES", "MemoProgram", "UndeclaredReadError", "memoised"]
+class _Touched(BaseException):
+    """A guarded step touched another thread's locals. A BaseException, so that no handler
+    in a step (they catch the model's own errors) can swallow it."""
 
 
 class _Hidden:
-    """Stands for another thread's locals while a declared program runs on a miss."""
+    """Stands for another thread's locals while a step runs for the memo."""
 
-    __slots__ = ("owner", "program", "tid")
-
-    def __init__(self, owner: int, tid: int, program: str) -> None:
-        self.owner = owner
-        self.tid = tid
-        self.program = program
+    __slots__ = ()
 
     def _fail(self, *_: object) -> NoReturn:
-        raise UndeclaredReadError(
-            f"{self.program} is declared own_locals_only (it may read only thread "
-            f"{self.tid}'s locals, the VM and the pages), but thread {self.tid}'s step read "
-            f"thread {self.owner}'s locals"
-        )
+        raise _Touched
 
     __getitem__ = __iter__ = __len__ = __bool__ = __contains__ = _fail
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _fail
@@ -64,19 +64,25 @@ class _Hidden:
 
 #: (label, vm, pages, the thread's own new locals) per successor
 _Delta = tuple[str, VmState, Pages, tuple[Any, ...]]
+#: The memo's answer for a key: the deltas, or None where the step touched another thread.
+_Entry = tuple[VmState, Pages, tuple[_Delta, ...] | None]
 
 
 class MemoProgram:
-    """``program`` with its successors memoised on (tid, own locals, vm, pages)."""
+    """``program`` with its successors memoised on (tid, own locals, vm, pages) wherever
+    the step read and wrote nothing else (see the module docstring)."""
 
-    __slots__ = ("__name__", "_guards", "memo", "program")
+    __slots__ = ("__name__", "_hidden", "hits", "memo", "program", "touched")
 
     def __init__(self, program: Program) -> None:
         self.program = program
         self.__name__ = getattr(program, "__name__", repr(program))
-        self.memo: dict[tuple[int, object, int, int], tuple[VmState, Pages, list[_Delta]]] = {}
-        #: per thread id, the guards that stand for the other threads' locals
-        self._guards: dict[int, tuple[Any, ...]] = {}
+        self.memo: dict[tuple[int, object, int, int], _Entry] = {}
+        self._hidden = _Hidden()
+        #: steps answered from the memo, and steps computed afresh because they touched
+        #: another thread (for tests and profiles)
+        self.hits = 0
+        self.touched = 0
 
     def __call__(self, state: State, tid: int, cfg: Config) -> list[Successor]:
         threads = state.threads
@@ -89,35 +95,40 @@ class MemoProgram:
             if len(self.memo) >= MEMO_ENTRIES:
                 self.memo.clear()
             self.memo[key] = hit
+        else:
+            self.hits += 1
+        deltas = hit[2]
+        if deltas is None:
+            self.touched += 1
+            return self.program(state, tid, cfg)
         before = threads[:tid]
         after = threads[tid + 1 :]
         return [
             Successor(label, State(nvm, npages, (*before, own, *after)))
-            for label, nvm, npages, own in hit[2]
+            for label, nvm, npages, own in deltas
         ]
 
-    def _compute(self, state: State, tid: int, cfg: Config) -> list[_Delta]:
-        # the guards stand where locals tuples go: the step sees them only if it misbehaves
+    def _compute(self, state: State, tid: int, cfg: Config) -> tuple[_Delta, ...] | None:
+        hidden = self._hidden
         threads = state.threads
-        guards = self._guards.get(tid)
-        if guards is None or len(guards) != len(threads):
-            guards = tuple(_Hidden(i, tid, self.__name__) for i in range(len(threads)))
-            self._guards[tid] = guards
-        hidden = (*guards[:tid], threads[tid], *guards[tid + 1 :])
+        # the guard stands where locals tuples go: the step sees it only if it looks
+        guarded: tuple[Any, ...] = tuple(t if i == tid else hidden for i, t in enumerate(threads))
+        try:
+            successors = self.program(State(state.vm, state.pages, guarded), tid, cfg)
+        except _Touched:
+            return None
         out: list[_Delta] = []
-        for label, nxt in self.program(State(state.vm, state.pages, hidden), tid, cfg):
-            for i, t in enumerate(nxt.threads):
-                if i != tid and t is not hidden[i]:
-                    raise UndeclaredReadError(
-                        f"{self.__name__} is declared own_locals_only, but thread {tid}'s "
-                        f"step ({label}) stored into thread {i}'s locals"
-                    )
+        for label, nxt in successors:
+            after: tuple[Any, ...] = nxt.threads
+            for i, t in enumerate(after):
+                if i != tid and t is not hidden:
+                    return None  # stored into another thread's locals
             # labels repeat across entries (the same step from another VM state)
             out.append((sys.intern(label), nxt.vm, nxt.pages, nxt.threads[tid]))
-        return out
+        return tuple(out)
 
 
 def memoised(programs: tuple[Program, ...]) -> tuple[Program, ...]:
-    """``programs`` with each declared one memoised (a fresh memo per exploration: a
-    program's successors depend on the exploration's ``Config``)."""
-    return tuple(MemoProgram(p) if p in OWN_LOCALS_ONLY else p for p in programs)
+    """``programs``, each memoised (a fresh memo per exploration: a program's successors
+    depend on the exploration's ``Config``)."""
+    return tuple(MemoProgram(p) for p in programs)

@@ -403,9 +403,9 @@ def explore(
         Lipton reduction: no verdict changes, fewer states). False gives every acquire
         and release a step of its own, to check exactly that; replay such a trace with
         the same setting.
-    :param memo: memoise the successors of the threads declared ``own_locals_only`` (the
-        vCPUs) on their own locals, the VM and the pages (``specmodel.explorer.memo``; the
-        declaration is enforced, and no verdict, count or trace changes). False computes
+    :param memo: memoise each thread's successors on its own locals, the VM and the pages
+        wherever computing them touched no other thread's locals
+        (``specmodel.explorer.memo``; no verdict, count or trace changes). False computes
         every step afresh, to check exactly that.
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).

@@ -174,7 +174,6 @@ def _owe_flush(w: Work, cfg: Config, changed: int) -> None:
             w.threads[t] = (*v[:V_PENDING], v[V_PENDING] | changed, *v[V_PENDING + 1 :])
 
 
-# not own_locals_only: a guest page-table write makes every vCPU owe a flush (_owe_flush)
 def guest_pt_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     v = state.threads[tid]
     pc = v[V_PC]

@@ -26,22 +26,6 @@ class Successor(NamedTuple):
 
 Program = Callable[[State, int, Config], list[Successor]]
 
-#: Programs declared with ``own_locals_only``: the explorer memoises their successors.
-OWN_LOCALS_ONLY: set[Program] = set()
-
-
-def own_locals_only(program: Program) -> Program:
-    """Declare that ``program`` reads and writes no thread's locals but its own: what it does
-    is a function of its thread id, its own locals, the VM and the pages (and the fixed
-    ``Config``). The explorer then memoises its successors on exactly those
-    (``specmodel.explorer.memo``), and enforces the declaration: on every miss the other
-    threads' locals are hidden behind a guard that fails the step if it is touched.
-
-    A registry rather than a function attribute, so that compiled functions can be declared.
-    """
-    OWN_LOCALS_ONLY.add(program)
-    return program
-
 
 class Locals:
     """The named positions of a thread program's locals tuple."""

@@ -38,7 +38,7 @@ from specmodel.kernel.mmu import (
     mmu_free_root_page,
 )
 from specmodel.kernel.mutants import Switches
-from specmodel.kernel.program import Locals, Program, Successor, lock_mmu, own_locals_only, run
+from specmodel.kernel.program import Locals, Program, Successor, lock_mmu, run
 from specmodel.kernel.scenario import Param, ParamValue, Scenario
 from specmodel.kernel.state import (
     NO_PAGE,
@@ -110,7 +110,6 @@ def _decode_path(code: int) -> tuple[int, ...]:
     return tuple(reversed(out))
 
 
-@own_locals_only
 def reclaim_vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     v = state.threads[tid]
     pc = v[V_PC]

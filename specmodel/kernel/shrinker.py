@@ -16,7 +16,7 @@ from __future__ import annotations
 from specmodel.kernel.config import Config
 from specmodel.kernel.locks import mmu_unlock
 from specmodel.kernel.mmu import kvm_mmu_commit_zap_page, kvm_mmu_zap_oldest_mmu_pages
-from specmodel.kernel.program import Successor, lock_mmu, own_locals_only, run
+from specmodel.kernel.program import Successor, lock_mmu, run
 from specmodel.kernel.state import State, Work
 
 #: Shrinker locals: (pc, runs left)
@@ -47,7 +47,6 @@ def _scan(w: Work, tid: int, cfg: Config) -> str:
     return text
 
 
-@own_locals_only
 def shrinker_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     """Successors of the shrinker thread: one run of ``mmu_shrink_scan()`` per step."""
     pc = state.threads[tid][S_PC]

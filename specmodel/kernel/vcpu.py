@@ -32,7 +32,7 @@ from specmodel.kernel.mmu import (
     make_mmu_pages_available,
     mmu_free_root_page,
 )
-from specmodel.kernel.program import Locals, Successor, lock_mmu, own_locals_only, run
+from specmodel.kernel.program import Locals, Successor, lock_mmu, run
 from specmodel.kernel.state import (
     HAZARD_ENTERED_OBSOLETE,
     LINK_NONE,
@@ -76,7 +76,6 @@ _set = _LOCALS.set
 _goto = _LOCALS.goto
 
 
-@own_locals_only
 def vcpu_step(state: State, tid: int, cfg: Config) -> list[Successor]:
     v = state.threads[tid]
     pc = v[V_PC] & ~HELD
