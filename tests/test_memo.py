@@ -162,3 +162,15 @@ def test_a_step_that_touches_nothing_else_is_answered_from_the_memo() -> None:
     assert (memo.hits, memo.touched) == (1, 0)
     assert first[0].state.threads == ((5,), (1,))
     assert second[0].state.threads == ((5,), (2,))
+
+
+def test_a_genuine_error_in_a_step_still_surfaces() -> None:
+    """A step that fails on the guarded copy runs on the real state, where it fails the same
+    way: the memo hides no error."""
+
+    def broken(state: State, tid: int, cfg: Config) -> list[Successor]:
+        raise ZeroDivisionError("the model divided by zero")
+
+    memo = memoised((broken,))[0]
+    with pytest.raises(ZeroDivisionError, match="the model divided by zero"):
+        memo(_state((1,)), 0, Config())

@@ -115,7 +115,10 @@ class MemoProgram:
         guarded: tuple[Any, ...] = tuple(t if i == tid else hidden for i, t in enumerate(threads))
         try:
             successors = self.program(State(state.vm, state.pages, guarded), tid, cfg)
-        except _Touched:
+        except (_Touched, Exception):
+            # Touched another thread, or failed otherwise: compiled code type-checks what it
+            # takes out of the threads tuple, so a guard may show itself as a TypeError.
+            # The step runs on the real state instead, where a genuine error shows itself.
             return None
         out: list[_Delta] = []
         for label, nxt in successors:
