@@ -5,7 +5,9 @@ docs/`` cold and warm against ``sphinx-build`` of the same docs.
 
 Wall seconds are medians of ``--runs`` rounds; each round runs every variant once, so the
 ratios compare builds made under the same load. CPU seconds (the build and its worker
-processes) are printed too: on a shared machine they move less than wall time.
+processes) are printed too: on a shared machine they move less than wall time. Last, where
+the checks' time went (per scenario, and the longest checks) in the one-worker build. A
+build that fails stops the benchmark with its output.
 
 Usage: python bench/bench_docs.py [--runs 3]   (from the repository root)
 """
@@ -32,10 +34,16 @@ LAST_CPU = [0.0]
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
+    """Wall seconds of ``cmd``, which must succeed (a failed build would time nothing)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(
+            f"bench_docs: {' '.join(cmd)} failed (exit {done.returncode}):\n"
+            + "\n".join((done.stdout + done.stderr).splitlines()[-20:])
+        )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall
@@ -66,6 +74,28 @@ def _three(work: Path, out: Path, *extra: str) -> tuple[float, float, float, flo
     prose = timed(sphinx(work, out, *extra), work)
     index.write_text(original)
     return cold, warm, prose, cold_cpu
+
+
+def breakdown(cache: Path, top: int = 8) -> str:
+    """Where a build's check time went, from the entries it cached: seconds per scenario
+    (of each check's first exploration) and the longest checks."""
+    entries = []
+    for path in cache.glob("*.json"):
+        outcome = json.loads(path.read_text())["outcome"]
+        first = outcome["summary"][0] if outcome["summary"] else "?"
+        scenario = first.split("(")[0] if "(" in first else "spec:run"
+        entries.append((float(outcome["seconds"]), int(outcome["states"]), scenario, first))
+    total = sum(e[0] for e in entries)
+    by: dict[str, float] = {}
+    for seconds, _, scenario, _ in entries:
+        by[scenario] = by.get(scenario, 0.0) + seconds
+    lines = [f"{len(entries)} checks, {total:.2f} s in all (as each measured itself):"]
+    lines += [f"  {s:<16} {v:6.2f} s" for s, v in sorted(by.items(), key=lambda x: -x[1])]
+    lines.append(f"the {top} longest:")
+    for seconds, states, _, first in sorted(entries, reverse=True)[:top]:
+        shown = first if len(first) <= 110 else f"{first[:40]} ... {first[-66:]}"
+        lines.append(f"  {seconds:5.2f} s {states:7d} states  {shown}")
+    return "\n".join(lines)
 
 
 def one_round(work: Path) -> dict[str, float]:
@@ -127,6 +157,7 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load_before = os.getloadavg()[0]
     rounds = []
+    where = ""
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "repo"
@@ -138,6 +169,8 @@ def main() -> None:
                 ),
             )
             rounds.append(one_round(work))
+            # the one-worker build's own timings: no other check shares the cores with it
+            where = breakdown(work / "cache1")
             raw = ", ".join(f"{k} {v:.2f}" for k, v in rounds[-1].items())
             print(f"round {len(rounds)}: {raw}", flush=True)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
@@ -166,6 +199,7 @@ def main() -> None:
         f"{med['cold_one_worker_cpu']:.1f}"
     )
     print(f"states explored by a cold build: {int(med['states'])}")
+    print(f"checks of the last round's one-worker build: {where}")
     print(
         f"specmodel check docs/ cold: {med['check_cold']:.2f} s = "
         f"{med['check_cold'] / med['cold']:.2f} x sphinx-build cold"
