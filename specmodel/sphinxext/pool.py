@@ -267,18 +267,22 @@ def _preload_claims() -> None:
     """Import the built-in claims (``specmodel.checks``) in the parent as well: a claim job
     looks its id up among all of them, so each worker would import every claim module again
     (about 6 ms a check). Each file is hashed before the import; a worker imports them
-    afresh if one has changed since (see :func:`_refresh_baseline`). A claim module that
-    fails to import is left to the workers, whose checks report it as they always have."""
+    afresh if one has changed since (see :func:`_refresh_baseline`). Only modules imported
+    here are kept: one this process had loaded before may be older than its file (edited
+    since), so the workers go on importing it afresh. A claim module that fails to import
+    is left to the workers, whose checks report it as they always have."""
     if _PRELOADED:
         return
     from specmodel.claims import all_claims
     from specmodel.sphinxext.cache import builtin_claim_dirs
 
+    loaded = set(project_modules().values())
     hashes = {}
     for folder in builtin_claim_dirs():
         for path in sorted(folder.rglob("*.py")):
             real = os.path.realpath(path)
-            hashes[real] = _sha256(real)
+            if real not in loaded:
+                hashes[real] = _sha256(real)
     try:
         all_claims()
     except (Exception, SystemExit):

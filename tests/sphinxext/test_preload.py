@@ -11,6 +11,7 @@ from specmodel.sphinxext import pool
 from specmodel.sphinxext.records import Job
 
 MODULE = "specmodel.checks.fast_zap"
+PACKAGE = "specmodel.checks."
 
 #: A block that tells whether its process has the parent's module object (which carries a
 #: mark set in the parent) or one it imported itself.
@@ -41,11 +42,18 @@ def _claim_job(ident: str) -> Job:
     return _job(ident, "claim", "checks.fast_zap.never_enters_on_obsolete_root", expect="violated")
 
 
+def _unload_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a process that has not imported the built-in claims yet (restored after)."""
+    for name in [n for n in sys.modules if n == "specmodel.checks" or n.startswith(PACKAGE)]:
+        monkeypatch.delitem(sys.modules, name)
+
+
 @pytest.fixture
 def preloaded(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A fresh record of preloaded files for this test, filled by the real preload."""
     record: dict[str, str] = {}
     monkeypatch.setattr(pool, "_PRELOADED", record)
+    _unload_claims(monkeypatch)
     pool._preload_claims()
     module = sys.modules[MODULE]
     monkeypatch.setattr(module, "_mark", "parent", raising=False)
@@ -78,6 +86,22 @@ def test_a_changed_claim_file_is_imported_afresh_by_every_worker(
     assert outcome.status == "diverged"
     assert "AssertionError at line 5: imported afresh" in outcome.message
     assert results["doc#1"].outcome.status == "held", results["doc#1"].outcome.message
+
+
+def test_claim_modules_loaded_before_the_preload_are_imported_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A module this process imported earlier may be older than its file: never kept."""
+    record: dict[str, str] = {}
+    monkeypatch.setattr(pool, "_PRELOADED", record)
+    _unload_claims(monkeypatch)
+    import specmodel.checks.fast_zap  # noqa: F401  (loaded before the preload)
+
+    pool._preload_claims()
+    assert record and not any(path.endswith("fast_zap.py") for path in record)
+    monkeypatch.setattr(sys.modules[MODULE], "_mark", "parent", raising=False)
+    results = pool.run_jobs([_job("doc#0", "run", "spec:run block", SEES_THE_PARENTS)], 1)
+    assert "imported afresh" in results["doc#0"].outcome.message
 
 
 def test_a_claim_module_that_fails_to_import_in_the_parent_is_left_to_the_workers(
