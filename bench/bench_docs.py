@@ -5,7 +5,11 @@ docs/`` cold and warm against ``sphinx-build`` of the same docs.
 
 Wall seconds are medians of ``--runs`` rounds; each round runs every variant once, so the
 ratios compare builds made under the same load. CPU seconds (the build and its worker
-processes) are printed too: on a shared machine they move less than wall time.
+processes) are printed too, for every variant: on a shared machine they move less than wall
+time; so is the least time the cold build could take on idle cores (its CPU seconds over the
+cores), as a ratio to the plain build's CPU seconds. Last, where
+the checks' time went (per scenario, and the longest checks) in the one-worker build. A
+build that fails stops the benchmark with its output.
 
 Usage: python bench/bench_docs.py [--runs 3]   (from the repository root)
 """
@@ -32,10 +36,16 @@ LAST_CPU = [0.0]
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
+    """Wall seconds of ``cmd``, which must succeed (a failed build would time nothing)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(
+            f"bench_docs: {' '.join(cmd)} failed (exit {done.returncode}):\n"
+            + "\n".join((done.stdout + done.stderr).splitlines()[-20:])
+        )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall
@@ -55,17 +65,38 @@ def sphinx(src: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _three(work: Path, out: Path, *extra: str) -> tuple[float, float, float, float]:
-    """Cold (-E), warm (nothing changed), after a one-line prose change; cold CPU seconds."""
-    cold = timed(sphinx(work, out, "-E", *extra), work)
-    cold_cpu = LAST_CPU[0]
-    warm = timed(sphinx(work, out, *extra), work)
+def _three(work: Path, out: Path, *extra: str) -> dict[str, float]:
+    """Cold (-E), warm (nothing changed), after a one-line prose change: wall and CPU."""
+    found = {"cold": timed(sphinx(work, out, "-E", *extra), work), "cold_cpu": LAST_CPU[0]}
+    found.update(warm=timed(sphinx(work, out, *extra), work), warm_cpu=LAST_CPU[0])
     index = work / "docs" / "index.rst"
     original = index.read_text()
     index.write_text(original + "\nOne more sentence of prose.\n")
-    prose = timed(sphinx(work, out, *extra), work)
+    found.update(prose=timed(sphinx(work, out, *extra), work), prose_cpu=LAST_CPU[0])
     index.write_text(original)
-    return cold, warm, prose, cold_cpu
+    return found
+
+
+def breakdown(cache: Path, top: int = 8) -> str:
+    """Where a build's check time went, from the entries it cached: seconds per scenario
+    (of each check's first exploration) and the longest checks."""
+    entries = []
+    for path in cache.glob("*.json"):
+        outcome = json.loads(path.read_text())["outcome"]
+        first = outcome["summary"][0] if outcome["summary"] else "?"
+        scenario = first.split("(")[0] if "(" in first else "spec:run"
+        entries.append((float(outcome["seconds"]), int(outcome["states"]), scenario, first))
+    total = sum(e[0] for e in entries)
+    by: dict[str, float] = {}
+    for seconds, _, scenario, _ in entries:
+        by[scenario] = by.get(scenario, 0.0) + seconds
+    lines = [f"{len(entries)} checks, {total:.2f} s in all (as each measured itself):"]
+    lines += [f"  {s:<16} {v:6.2f} s" for s, v in sorted(by.items(), key=lambda x: -x[1])]
+    lines.append(f"the {top} longest:")
+    for seconds, states, _, first in sorted(entries, reverse=True)[:top]:
+        shown = first if len(first) <= 110 else f"{first[:40]} ... {first[-66:]}"
+        lines.append(f"  {seconds:5.2f} s {states:7d} states  {shown}")
+    return "\n".join(lines)
 
 
 def one_round(work: Path) -> dict[str, float]:
@@ -104,14 +135,8 @@ def one_round(work: Path) -> dict[str, float]:
     states = float(json.loads(report.read_text())["summary"]["states"])
     check_warm = timed([sys.executable, "-m", "specmodel", "check", "docs"], work)
     return {
-        "plain_cold": plain[0],
-        "plain_warm": plain[1],
-        "plain_prose": plain[2],
-        "plain_cold_cpu": plain[3],
-        "cold": ours[0],
-        "warm": ours[1],
-        "prose": ours[2],
-        "cold_cpu": ours[3],
+        **{f"plain_{k}": v for k, v in plain.items()},
+        **ours,
         "cold_one_worker": one,
         "cold_one_worker_cpu": one_cpu,
         "check_cold": check_cold,
@@ -124,9 +149,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     load_before = os.getloadavg()[0]
     rounds = []
+    where = ""
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "repo"
@@ -138,6 +166,8 @@ def main() -> None:
                 ),
             )
             rounds.append(one_round(work))
+            # the one-worker build's own timings: no other check shares the cores with it
+            where = breakdown(work / "cache1")
             raw = ", ".join(f"{k} {v:.2f}" for k, v in rounds[-1].items())
             print(f"round {len(rounds)}: {raw}", flush=True)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
@@ -160,12 +190,22 @@ def main() -> None:
         f"{med['cold_one_worker'] / med['plain_cold']:.2f} x plain; every core "
         f"({cores}): {med['cold'] / med['cold_one_worker']:.2f} x the 1-worker time"
     )
+    for key in ("cold", "warm", "prose"):
+        plain_cpu, cpu = med[f"plain_{key}_cpu"], med[f"{key}_cpu"]
+        print(
+            f"CPU seconds, {key}: plain {plain_cpu:.2f}, specmodel {cpu:.2f} "
+            f"({cpu / plain_cpu:.2f} x)"
+            + (f", on 1 worker {med['cold_one_worker_cpu']:.2f}" if key == "cold" else "")
+        )
+    # what no scheduling can beat: the cold build's CPU seconds spread over every core, as a
+    # ratio to the plain build's CPU seconds (its wall time on an idle machine)
+    bound = med["cold_cpu"] / cores
     print(
-        f"CPU seconds, cold: plain {med['plain_cold_cpu']:.1f}, specmodel "
-        f"{med['cold_cpu']:.1f} ({med['cold_cpu'] / med['plain_cold_cpu']:.2f} x), on 1 worker "
-        f"{med['cold_one_worker_cpu']:.1f}"
+        f"on {cores} idle cores the cold build needs at least {bound:.2f} s (its CPU seconds / "
+        f"{cores}) = {bound / med['plain_cold_cpu']:.2f} x the plain build's CPU seconds"
     )
     print(f"states explored by a cold build: {int(med['states'])}")
+    print(f"checks of the last round's one-worker build: {where}")
     print(
         f"specmodel check docs/ cold: {med['check_cold']:.2f} s = "
         f"{med['check_cold'] / med['cold']:.2f} x sphinx-build cold"

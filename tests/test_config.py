@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,14 +15,25 @@ from specmodel.sphinxext.config import VALUES, positive_int
 INDEX = "T\n=\n\n.. spec:run::\n\n   assert 1 + 1 == 2\n"
 
 
-def build(tmp_path: Path, conf: str) -> subprocess.CompletedProcess[str]:
-    """sphinx-build (dummy builder) of a one-page project with ``conf`` as conf.py."""
+def build(tmp_path: Path, conf: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """sphinx-build (dummy builder) of a one-page project with ``conf`` as conf.py; ``extra``
+    are more sphinx-build arguments (``-D name=value``)."""
     src = tmp_path / "src"
     src.mkdir(exist_ok=True)
     (src / "conf.py").write_text('extensions = ["specmodel.sphinxext"]\n' + conf)
     (src / "index.rst").write_text(INDEX)
     return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-q", "-b", "dummy", str(src), str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-q",
+            "-b",
+            "dummy",
+            str(src),
+            str(tmp_path / "out"),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -135,3 +147,43 @@ def test_a_check_is_one_line_to_add() -> None:
         "specmodel_workers = '4': expected a positive int (worker processes) or None "
         "(no limit); got a str"
     )
+
+
+@pytest.mark.parametrize("given", ["1", "2", "none", " 3 "])
+def test_workers_from_the_command_line(tmp_path: Path, given: str) -> None:
+    """-D specmodel_workers=2: Sphinx leaves a -D value whose default is None a string; it
+    is read as the number (or None) it stands for."""
+    proc = build(tmp_path, "", "-D", f"specmodel_workers={given}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "two",
+            "specmodel_workers = 'two': expected a positive int (worker processes; None: "
+            "every core) or None (no limit); got a str",
+        ),
+        ("0", "specmodel_workers = 0: expected a positive int"),
+        ("2.5", "specmodel_workers = '2.5': expected a positive int"),
+    ],
+)
+def test_a_bad_workers_value_from_the_command_line_is_named(
+    tmp_path: Path, given: str, expected: str
+) -> None:
+    proc = build(tmp_path, "", "-D", f"specmodel_workers={given}")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count(expected) == 1, proc.stderr
+    assert "Traceback (most recent call last)" not in proc.stderr
+
+
+def test_the_workers_parsed_from_the_command_line_are_used(make_app: Any, tmp_path: Path) -> None:
+    """What the build runs with is the parsed number, not the string."""
+    (tmp_path / "conf.py").write_text('extensions = ["specmodel.sphinxext"]\n')
+    (tmp_path / "index.rst").write_text(INDEX)
+    app = make_app("dummy", srcdir=tmp_path, confoverrides={"specmodel_workers": "2"})
+    assert app.config.specmodel_workers == 2
+    app = make_app("dummy", srcdir=tmp_path, confoverrides={"specmodel_workers": "None"})
+    assert app.config.specmodel_workers is None

@@ -19,15 +19,17 @@ re-reads a document whose checks depend on a file that has changed since they ra
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
-from specmodel.sphinxext import pool
 from specmodel.sphinxext.cache import (
     FileHashes,
     ResultCache,
@@ -36,17 +38,24 @@ from specmodel.sphinxext.cache import (
     verdict_settings,
 )
 from specmodel.sphinxext.domain import SpecDomain, spec_domain
-from specmodel.sphinxext.progress import TerminalProgress
 from specmodel.sphinxext.records import Check, Outcome, Verdict
 from specmodel.sphinxext.render import pending_verdict, verdict_box
+
+if TYPE_CHECKING:
+    # imported when the first check starts: a build with nothing to check (a warm one) never
+    # needs them, nor multiprocessing
+    from specmodel.sphinxext.pool import Scheduler
+    from specmodel.sphinxext.progress import TerminalProgress
 
 _ENV_PICKLE = "environment.pickle"
 
 
 def workers(app: Sphinx) -> int:
     """``specmodel_workers``, where None (the default) is every core."""
+    from specmodel.sphinxext.pool import default_workers
+
     value = app.config.specmodel_workers
-    return pool.default_workers() if value is None else max(1, int(value))
+    return default_workers() if value is None else max(1, int(value))
 
 
 def bypass_cache(app: Sphinx) -> bool:
@@ -94,15 +103,30 @@ class BuildState:
         self.hashes = FileHashes()
         self.cache = _cache(app)
         self.fresh = bypass_cache(app)
-        self.workers = workers(app)
+        self.app = app
         self.quiet = bool(app.quiet)
         self.progress: TerminalProgress | None = None
-        self.scheduler = pool.Scheduler(self.workers)
         self.submitted: set[str] = set()
         #: cache key -> ident of the job that runs it: the same check written twice (the
         #: same claim and options in two documents) runs once
         self.running_key: dict[str, str] = {}
         self.from_cache = 0
+
+    @functools.cached_property
+    def workers(self) -> int:
+        return workers(self.app)
+
+    @functools.cached_property
+    def scheduler(self) -> Scheduler:
+        """The worker pool, made when the first check starts."""
+        from specmodel.sphinxext.pool import Scheduler
+
+        return Scheduler(self.workers)
+
+    @property
+    def started(self) -> bool:
+        """Whether any check has been started (so there is a scheduler)."""
+        return "scheduler" in self.__dict__
 
     def lookup(self, check: Check) -> Check:
         """The check with its key, and its outcome when the cache has a valid one."""
@@ -116,6 +140,8 @@ class BuildState:
     def start(self, check: Check) -> None:
         """Queue a cache miss for a worker (longest first, by the time it took last time)."""
         if self.progress is None and not self.quiet:
+            from specmodel.sphinxext.progress import TerminalProgress
+
             self.progress = TerminalProgress.on_terminal(self.workers)
             if self.progress is not None:
                 self.scheduler.listener = self.progress
@@ -147,7 +173,8 @@ class BuildState:
         return Check(check.job, check.key, result.outcome, deps)
 
     def close(self) -> None:
-        self.scheduler.close()
+        if self.started:
+            self.scheduler.close()
         if self.progress is not None:
             self.progress.close(self.from_cache)
             self.progress = None
@@ -158,11 +185,33 @@ _STATES: dict[int, BuildState] = {}
 
 
 def begin(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
-    """``env-before-read-docs``: a new build state for this read phase."""
+    """``env-before-read-docs``: a new build state for this read phase, and the documents
+    with checks moved to the front of the reading order (:func:`checks_first`)."""
     previous = _STATES.pop(id(env), None)
     if previous is not None:
         previous.close()
     _STATES[id(env)] = BuildState(app, env)
+    checks_first(env, docnames)
+
+
+#: A check directive at the start of a line (indented or not) of a document's source.
+_CHECK_DIRECTIVE = re.compile(rb"^[ \t]*\.\. +spec:(?:claim|invariant|run)::", re.MULTILINE)
+
+
+def checks_first(env: BuildEnvironment, docnames: list[str]) -> None:
+    """Reorder ``docnames`` in place (Sphinx lets ``env-before-read-docs`` do so): the
+    documents whose source has a check directive first, the others after, each group in
+    its own order. In a serial read the workers then start at the first document instead
+    of waiting while Sphinx reads pages without checks (an autodoc page can take a second);
+    the verdicts and the pages built do not depend on the order documents are read in."""
+    has_checks: dict[str, bool] = {}
+    for docname in docnames:
+        try:
+            source = Path(env.doc2path(docname)).read_bytes()
+        except OSError:  # Sphinx reports a missing source itself
+            source = b""
+        has_checks[docname] = _CHECK_DIRECTIVE.search(source) is not None
+    docnames.sort(key=lambda docname: not has_checks[docname])  # stable
 
 
 def current(env: BuildEnvironment) -> BuildState | None:
@@ -175,7 +224,7 @@ def keep_workers_busy(app: Sphinx, doctree: nodes.document) -> None:
     """``doctree-read``: between documents, collect finished checks and start queued ones."""
     if app.env is not None:
         state = current(app.env)
-        if state is not None:
+        if state is not None and state.started:
             state.scheduler.poll()
 
 
@@ -199,7 +248,8 @@ def run_pending(app: Sphinx, env: BuildEnvironment) -> None:
                 waiting.append((docname, index))
             else:
                 record(domain, check)
-        state.scheduler.wait()
+        if state.started:
+            state.scheduler.wait()
         for docname, index in waiting:
             table[docname][index] = state.finish(table[docname][index])
             record(domain, table[docname][index])

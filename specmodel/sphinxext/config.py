@@ -28,6 +28,7 @@ __all__ = [
     "VALUES",
     "Check",
     "boolean",
+    "from_command_line",
     "one_of",
     "path_or_none",
     "positive_int",
@@ -49,6 +50,9 @@ class Check:
 
     allowed: str
     problem: Callable[[object], str | None]
+    #: how a ``-D name=text`` string becomes the value (raising ValueError when it does not
+    #: parse); None: Sphinx already converts it by the type of the default
+    parse: Callable[[str], object] | None = None
 
     def message(self, name: str, value: object) -> str | None:
         """``name = <value>: expected <allowed>; got <reason>``, or None when it is fine."""
@@ -80,7 +84,12 @@ def positive_int(*, optional: bool, what: str) -> Check:
             return _kind(value)
         return None if value >= 1 else f"{value}, which is not positive"
 
-    return Check(allowed, problem)
+    def parse(text: str) -> int | None:
+        if optional and text.strip().lower() == "none":
+            return None
+        return int(text.strip(), 10)
+
+    return Check(allowed, problem, parse)
 
 
 def positive_seconds(*, optional: bool, what: str) -> Check:
@@ -178,11 +187,29 @@ def problems(config: Config, registered: Collection[str]) -> list[str]:
     return found
 
 
+def from_command_line(config: Config) -> None:
+    """``-D specmodel_workers=2``: Sphinx converts a ``-D`` string by the type of the value's
+    default, so one whose default is None stays a string; parse it as the value it stands
+    for (``none`` is None). A string that does not parse is left for :func:`problems`."""
+    overrides = getattr(config, "overrides", {})
+    for name, check in VALUES.items():
+        given = overrides.get(name)
+        if check.parse is None or not isinstance(given, str) or name not in config.values:
+            continue
+        if getattr(config, name) != given:
+            continue
+        try:
+            setattr(config, name, check.parse(given))
+        except ValueError:
+            continue
+
+
 def validate_config(app: Sphinx, config: Config) -> None:
     """``config-inited`` (before anything reads the values): raise one ConfigError listing
     every bad ``specmodel_*`` value."""
     from sphinx.errors import ConfigError
 
+    from_command_line(config)
     registered = [name for name in config.values if name.startswith(PREFIX)]
     found = problems(config, registered)
     if found:

@@ -16,6 +16,7 @@ import atexit
 import faulthandler
 import functools
 import gc
+import hashlib
 import heapq
 import importlib
 import multiprocessing
@@ -129,20 +130,46 @@ class _Baseline:
 
     count: int  #: len(sys.modules) when computed
     files: tuple[str, ...]  #: files of the project modules loaded in the parent
-    forget: tuple[str, ...]  #: those not specmodel's own: re-imported fresh by each check
+    #: the project modules that are not specmodel's own (claims, helpers) ...
+    own: tuple[str, ...]
+    #: ... and those of them each check imports afresh: all, but the built-in claim modules
+    #: the parent preloaded while their files are unchanged
+    forget: tuple[str, ...]
 
 
-_BASELINE = _Baseline(-1, (), ())
+_BASELINE = _Baseline(-1, (), (), ())
+#: The built-in claim modules the parent imported itself (:func:`_preload_claims`), by
+#: real path, with the sha256 each file had just before: while every one is unchanged, a
+#: worker keeps them instead of importing them again.
+_PRELOADED: dict[str, str] = {}
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _refresh_baseline() -> None:
-    """In the parent, before a fork: recompute the baseline if modules were imported."""
+    """In the parent, before a fork: recompute the baseline if modules were imported, and
+    forget the preloaded claim modules too if one of their files has changed since."""
     global _BASELINE
-    if _BASELINE.count == len(sys.modules):
-        return
-    found = project_modules()
-    forget = tuple(sorted(n for n, f in found.items() if not f.startswith(_PACKAGE_DIR)))
-    _BASELINE = _Baseline(len(sys.modules), tuple(sorted(set(found.values()))), forget)
+    if _BASELINE.count != len(sys.modules):
+        found = project_modules()
+        own = tuple(sorted(n for n, f in found.items() if not f.startswith(_PACKAGE_DIR)))
+        _BASELINE = _Baseline(len(sys.modules), tuple(sorted(set(found.values()))), own, own)
+    if _PRELOADED and all(_sha256(p) == h for p, h in _PRELOADED.items()):
+        forget = tuple(n for n in _BASELINE.own if _module_file(n) not in _PRELOADED)
+    else:
+        forget = _BASELINE.own
+    if forget != _BASELINE.forget:
+        _BASELINE = replace(_BASELINE, forget=forget)
+
+
+def _module_file(name: str) -> str | None:
+    module = sys.modules.get(name)
+    return None if module is None else _project_file(module)
 
 
 class _ImportRecorder:
@@ -231,8 +258,36 @@ def _preload() -> None:
     """Import the model in the parent once, so forked workers do not each import it."""
     for name in ("pydantic", "specmodel.claims", "specmodel.explorer", "specmodel.structs"):
         importlib.import_module(name)
+    _preload_claims()
     _package_files()
     _load_libc()
+
+
+def _preload_claims() -> None:
+    """Import the built-in claims (``specmodel.checks``) in the parent as well: a claim job
+    looks its id up among all of them, so each worker would import every claim module again
+    (about 6 ms a check). Each file is hashed before the import; a worker imports them
+    afresh if one has changed since (see :func:`_refresh_baseline`). Only modules imported
+    here are kept: one this process had loaded before may be older than its file (edited
+    since), so the workers go on importing it afresh. A claim module that fails to import
+    is left to the workers, whose checks report it as they always have."""
+    if _PRELOADED:
+        return
+    from specmodel.claims import all_claims
+    from specmodel.sphinxext.cache import builtin_claim_dirs
+
+    loaded = set(project_modules().values())
+    hashes = {}
+    for folder in builtin_claim_dirs():
+        for path in sorted(folder.rglob("*.py")):
+            real = os.path.realpath(path)
+            if real not in loaded:
+                hashes[real] = _sha256(real)
+    try:
+        all_claims()
+    except (Exception, SystemExit):
+        return
+    _PRELOADED.update({p: h for p, h in hashes.items() if h is not None})
 
 
 @dataclass

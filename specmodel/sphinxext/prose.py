@@ -22,16 +22,16 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from specmodel.errors import LintInputError, SpecmodelError
-from specmodel.lint import HEADER, decode, split_lines
-from specmodel.prose.judge import ClaimRunner, Found, Judgement, Where, judge
-from specmodel.prose.normalise import sentence_hash
-from specmodel.prose.split import file_entries, split_sentences
 from specmodel.prose.table import CURRENT, Table, load_table, parse_table
 from specmodel.sphinxext.domain import spec_domain
 from specmodel.sphinxext.records import Verdict
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
+
+    # the judging code is imported by the handlers that judge (a build that reads no
+    # kernel mmu.rst, a warm one, never needs it)
+    from specmodel.prose.judge import ClaimRunner, Judgement
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def _table(app: Sphinx) -> Table:
 
 
 def _runner(app: Sphinx) -> ClaimRunner:
+    from specmodel.prose.judge import ClaimRunner
+
     runner: ClaimRunner | None = getattr(app, "_specmodel_prose_runner", None)
     if runner is None:
         cache = app.config.specmodel_cache_dir
@@ -82,6 +84,10 @@ def judge_document(app: Sphinx, doctree: nodes.document) -> None:
     """``doctree-read``: judge the field list of a kernel mmu.rst and mark its sentences."""
     if not app.config.specmodel_prose or app.env is None:
         return
+    from specmodel.lint import HEADER, decode, split_lines
+    from specmodel.prose.judge import Found, Where, judge
+    from specmodel.prose.split import file_entries, split_sentences
+
     env = app.env
     source = os.path.abspath(env.doc2path(env.docname))
     try:
@@ -153,6 +159,9 @@ def _add(
 
 def _mark(doctree: nodes.document, judgements: list[Judgement]) -> None:
     """Put a verdict mark after each judged sentence and a note under its entry."""
+    from specmodel.prose.normalise import sentence_hash
+    from specmodel.prose.split import split_sentences
+
     by_entry: dict[str, list[Judgement]] = {}
     for j in judgements:
         if j.verdict in SHOWN and j.found.entry is not None:

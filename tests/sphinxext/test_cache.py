@@ -266,3 +266,39 @@ def test_the_same_check_in_two_documents_runs_once(make_app: Any, tmp_path: Path
         ("two", "held"),
     ]
     assert _runs(log) == 1
+
+
+_FINGERPRINT = """\
+import sys
+from specmodel.sphinxext.cache import builtin_claim_dirs, fingerprint
+print(fingerprint())
+print([m for m in ("specmodel.claims", "specmodel.explorer") if m in sys.modules])
+print([str(p) for p in builtin_claim_dirs()])
+"""
+
+
+def test_the_fingerprint_covers_the_built_in_claims_without_importing_the_model(
+    tmp_path: Path,
+) -> None:
+    # a warm build computes it and runs nothing: importing the model would be a third of it
+    run = _cli("-c", _FINGERPRINT, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    _, imported, dirs = run.stdout.splitlines()
+    assert imported == "[]"
+    from specmodel.claims import builtin_claim_dirs
+
+    assert dirs == repr([str(p) for p in builtin_claim_dirs()])
+    # a source tree used without installing (no site-packages, so no editable finder): the
+    # checks/ folder beside the package
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    bare = subprocess.run(
+        [sys.executable, "-S", "-c", _FINGERPRINT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout.splitlines()[1:] == ["[]", repr([str(root / "checks")])]
