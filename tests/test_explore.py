@@ -758,3 +758,16 @@ def test_str_of_an_empty_trace_says_it_is_the_initial_state() -> None:
     assert result.violation is not None
     assert len(result.violation.trace) == 0
     assert str(result.violation.trace) == "   (the initial state: no steps)"
+
+
+def test_an_invariant_that_changes_its_view_changes_no_later_view() -> None:
+    """Views share their page part between states with the same pages (vm.py): a callable
+    that empties ``kvm.pages`` must not empty it for the next state it is shown."""
+
+    def empties_its_view(kvm: Any) -> bool:
+        complete = all(p in kvm.pages.values() for p in kvm.arch.active_mmu_pages)
+        kvm.pages.clear()
+        return complete
+
+    found = explore("fast_zap", invariants=[empties_its_view], vcpus=1, pages=3)
+    assert found.holds and found.states > 50

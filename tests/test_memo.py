@@ -142,8 +142,7 @@ def _state(other: tuple[int, ...]) -> State:
 def test_a_step_that_touches_another_thread_is_computed_afresh(program: Any) -> None:
     """The same key (thread 0's locals, vm, pages) with a different other thread: the memo
     must not answer the second state with the first one's successors."""
-    memo = memoised((program,))[0]
-    assert isinstance(memo, MemoProgram)
+    memo = MemoProgram(program)
     for other in [(1,), (0,), (2,), (1,)]:
         state = _state(other)
         got = [(s.label, s.state) for s in memo(state, 0, Config())]
@@ -155,8 +154,7 @@ def test_a_step_that_touches_nothing_else_is_answered_from_the_memo() -> None:
     def own(state: State, tid: int, cfg: Config) -> list[Successor]:
         return [run(state, tid, "own", lambda w: w.threads.__setitem__(tid, (5,)))]
 
-    memo = memoised((own,))[0]
-    assert isinstance(memo, MemoProgram)
+    memo = MemoProgram(own)
     first = memo(_state((1,)), 0, Config())
     second = memo(_state((2,)), 0, Config())
     assert (memo.hits, memo.touched) == (1, 0)
@@ -171,6 +169,31 @@ def test_a_genuine_error_in_a_step_still_surfaces() -> None:
     def broken(state: State, tid: int, cfg: Config) -> list[Successor]:
         raise ZeroDivisionError("the model divided by zero")
 
-    memo = memoised((broken,))[0]
+    memo = MemoProgram(broken)
     with pytest.raises(ZeroDivisionError, match="the model divided by zero"):
         memo(_state((1,)), 0, Config())
+
+
+def test_a_lone_thread_is_not_memoised() -> None:
+    """With one thread every state is a new key: a memo would only cost."""
+    model = _Model("page_reclaim", (), {"vcpus": 1})
+    assert model.search_programs == model.programs
+    assert memoised(model.programs) == model.programs
+
+
+def test_a_memo_that_rarely_hits_is_dropped_after_its_probation() -> None:
+    """Each call a new key (the own locals count up): after PROBATION_CALLS calls the memo
+    is dropped and the program called directly, with the same answers."""
+    from specmodel.explorer import memo as memo_module
+
+    def counter(state: State, tid: int, cfg: Config) -> list[Successor]:
+        n = state.threads[tid][0]
+        return [run(state, tid, f"step {n}", lambda w: w.threads.__setitem__(tid, (n + 1,)))]
+
+    memo = MemoProgram(counter)
+    for n in range(memo_module.PROBATION_CALLS + 5):
+        state = State(_INITIAL.vm, _INITIAL.pages, ((n,), (0,)))
+        [succ] = memo(state, 0, Config())
+        assert succ.label == f"step {n}" and succ.state.threads == ((n + 1,), (0,))
+    assert memo.off and not memo.memo
+    assert memo.calls == memo_module.PROBATION_CALLS and memo.hits == 0

@@ -41,6 +41,12 @@ __all__ = ["MEMO_ENTRIES", "MemoProgram", "memoised"]
 #: rate gains little (measured on fast_zap and concurrent_zaps with 2 vCPUs).
 MEMO_ENTRIES = 1 << 16
 
+#: A memo that has answered fewer than one call in three after this many calls is dropped
+#: and the program called directly: a miss costs more than a plain step (the guarded run),
+#: and a hit saves only part of one, so a low hit rate is a net loss.
+PROBATION_CALLS = 8192
+MIN_HIT_RATE = 1 / 3
+
 
 class _Touched(BaseException):
     """A guarded step touched another thread's locals. A BaseException, so that no handler
@@ -72,7 +78,7 @@ class MemoProgram:
     """``program`` with its successors memoised on (tid, own locals, vm, pages) wherever
     the step read and wrote nothing else (see the module docstring)."""
 
-    __slots__ = ("__name__", "_hidden", "hits", "memo", "program", "touched")
+    __slots__ = ("__name__", "_hidden", "calls", "hits", "memo", "off", "program", "touched")
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -83,8 +89,18 @@ class MemoProgram:
         #: another thread (for tests and profiles)
         self.hits = 0
         self.touched = 0
+        self.calls = 0
+        #: True once the memo was dropped (hit rate below MIN_HIT_RATE on probation)
+        self.off = False
 
     def __call__(self, state: State, tid: int, cfg: Config) -> list[Successor]:
+        if self.off:
+            return self.program(state, tid, cfg)
+        self.calls += 1
+        if self.calls == PROBATION_CALLS and self.hits < MIN_HIT_RATE * self.calls:
+            self.off = True
+            self.memo.clear()
+            return self.program(state, tid, cfg)
         threads = state.threads
         vm = state.vm
         pages = state.pages
@@ -133,5 +149,8 @@ class MemoProgram:
 
 def memoised(programs: tuple[Program, ...]) -> tuple[Program, ...]:
     """``programs``, each memoised (a fresh memo per exploration: a program's successors
-    depend on the exploration's ``Config``)."""
+    depend on the exploration's ``Config``). A lone thread is not: with no other thread to
+    differ in, no state repeats another's key."""
+    if len(programs) < 2:
+        return programs
     return tuple(MemoProgram(p) for p in programs)

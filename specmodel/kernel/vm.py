@@ -113,9 +113,35 @@ class Kvm:
     mmu_lock_writer: str | None
 
 
+#: The page part of recent views, by page set (identity) and list heads: an exploration meets
+#: few page sets, and hashing every page of a state again for page_view's cache was most of
+#: the cost of a view. Each entry keeps its page set alive, so an id is not reused meanwhile.
+_PAGE_PARTS: dict[
+    tuple[int, tuple[int, ...], tuple[int, ...]],
+    tuple[object, dict[int, KvmMmuPage], tuple[KvmMmuPage, ...], tuple[KvmMmuPage, ...]],
+] = {}
+
+
+def _page_part(
+    state: State,
+) -> tuple[dict[int, KvmMmuPage], tuple[KvmMmuPage, ...], tuple[KvmMmuPage, ...]]:
+    vm = state.vm
+    key = (id(state.pages), vm.active, vm.tdp_roots)
+    hit = _PAGE_PARTS.get(key)
+    if hit is None or hit[0] is not state.pages:
+        pages = {pid: page_view(sp) for pid, sp in enumerate(state.pages) if not sp.freed}
+        active = tuple(pages[p] for p in vm.active if p in pages)
+        roots = tuple(pages[p] for p in vm.tdp_roots if p in pages)
+        if len(_PAGE_PARTS) >= 1 << 12:
+            _PAGE_PARTS.clear()  # a cache; bounded
+        hit = _PAGE_PARTS[key] = (state.pages, pages, active, roots)
+    # a copy of the dict: a caller's expression must not change what later views show
+    return dict(hit[1]), hit[2], hit[3]
+
+
 def kvm_view(cfg: Config, state: State, names: tuple[str, ...]) -> Kvm:
     """Build the public view of ``state``."""
-    pages = {pid: page_view(sp) for pid, sp in enumerate(state.pages) if not sp.freed}
+    pages, active, roots = _page_part(state)
     vm = state.vm
     vcpus = []
     for n, tid in enumerate(cfg.vcpu_tids):
@@ -133,8 +159,8 @@ def kvm_view(cfg: Config, state: State, names: tuple[str, ...]) -> Kvm:
         )
     arch = KvmArch(
         mmu_valid_gen=vm.mmu_valid_gen,
-        active_mmu_pages=tuple(pages[p] for p in vm.active if p in pages),
-        tdp_mmu_roots=tuple(pages[p] for p in vm.tdp_roots if p in pages),
+        active_mmu_pages=active,
+        tdp_mmu_roots=roots,
         n_used_mmu_pages=vm.n_used_mmu_pages,
     )
     return Kvm(
