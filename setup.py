@@ -166,9 +166,12 @@ class BuildExt(build_ext):
             ext._file_name = self.get_ext_filename(fullname)
 
     def _discard_outputs(self) -> None:
-        for path in self.get_outputs() if self.extensions else ():
-            if os.path.exists(path):
-                os.remove(path)
+        """Remove every extension module from the build folder: this build's partial ones,
+        and those an earlier compiled build left there (build/ persists between builds in
+        the source tree), which the pure wheel would otherwise ship."""
+        for path in Path(self.build_lib, "specmodel").rglob("*"):
+            if path.suffix in (".so", ".pyd"):
+                path.unlink()
 
 
 def _docstrings() -> dict[tuple[str, str | None, str], str]:
