@@ -37,9 +37,12 @@ _PRELUDE = (
 )
 
 
-def in_subprocess(code: str) -> dict[str, object]:
-    """Run ``code`` (which sets ``result``, a dict) in a fresh interpreter; add its peak
-    resident memory. ``code`` may call ``_status_kib('VmRSS')`` for a baseline."""
+def in_subprocess(
+    code: str, python: str = sys.executable, cwd: str | None = None
+) -> dict[str, object]:
+    """Run ``code`` (which sets ``result``, a dict) in a fresh interpreter (``python``, in
+    folder ``cwd``); add its peak resident memory. ``code`` may call
+    ``_status_kib('VmRSS')`` for a baseline."""
     wrapper = (
         "import json, sys\n"
         f"{_PRELUDE}"
@@ -48,6 +51,6 @@ def in_subprocess(code: str) -> dict[str, object]:
         "print(json.dumps(result))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper], capture_output=True, text=True, check=True
+        [python, "-c", wrapper], capture_output=True, text=True, check=True, cwd=cwd
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

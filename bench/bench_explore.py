@@ -3,12 +3,18 @@ figures as ratios to the pure-Python BFS ceiling (../shared/bench/ceiling.py) ti
 same run.
 
 Usage: python bench/bench_explore.py [--runs 3] [--time-limit 60] [--src DIR] [--only NAME]
+       [--installed PYTHON]
 
 Each case runs in a fresh interpreter. A case that does not finish within ``--time-limit``
 is reported with the figures of its last progress report (marked "partial"). ``--src`` runs
 another source tree (e.g. an export of main) for before/after tables. The machine's load
 moves the seconds; the ratio to the ceiling, measured before and after each case, moves
 less: compare those.
+
+``--installed PYTHON`` also runs every case with the specmodel installed for ``PYTHON`` (a
+venv with the mypyc-compiled wheel, say: ``python -m venv /tmp/c && /tmp/c/bin/pip install
+.``), from a folder outside any source tree, alternating with the ``--src`` runs, and prints
+the same-run ratio of its states/s to theirs (the compiled build's speedup).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from _util import in_subprocess
@@ -36,7 +43,9 @@ CEILING = next(
 
 CODE = """
 import sys, time
-sys.path.insert(0, {src!r})
+if {src!r} is not None:
+    sys.path.insert(0, {src!r})
+import specmodel
 from specmodel import explore
 from specmodel.errors import BudgetExceededError
 base = _status_kib('VmRSS')
@@ -53,6 +62,7 @@ except BudgetExceededError:
     result = dict(states=info.states, transitions=info.transitions, seconds=info.seconds,
                   holds=None, partial=True, depth=info.depth)
 result['base_rss_kib'] = base
+result['compiled'] = bool(getattr(specmodel, 'compiled', False))
 """
 
 #: (label, scenario, explore() keyword arguments)
@@ -83,40 +93,69 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--src", default=str(ROOT), help="source tree to import specmodel from")
     parser.add_argument("--only", help="run only cases whose label contains this")
+    parser.add_argument(
+        "--installed",
+        metavar="PYTHON",
+        help="also run each case with PYTHON's installed specmodel (e.g. the compiled wheel)",
+    )
     args = parser.parse_args()
     src = os.path.abspath(args.src)
     print(f"source: {src}")
+    if args.installed:
+        print(f"installed: {args.installed}")
     print(
         "| case | states | seconds | states/s | bytes/state | ceiling states/s | ratio |\n"
         "|---|---|---|---|---|---|---|"
     )
+    away = tempfile.mkdtemp()  # the installed runs start here: no source tree on sys.path
     for label, scenario, kwargs in CASES:
         if args.only and args.only not in label:
             continue
         if "workers" in kwargs and "explorer/sharded.py" not in _files(src):
             continue
-        rows = []
+        variants: dict[str, tuple[str, str | None, str | None]] = {"": (sys.executable, src, None)}
+        if args.installed:
+            variants[" [installed]"] = (args.installed, None, away)
+        rows: dict[str, list[dict[str, object]]] = {v: [] for v in variants}
         ceilings = [ceiling_rate()]
         for _ in range(args.runs):
-            code = CODE.format(src=src, kwargs=kwargs, scenario=scenario, limit=args.time_limit)
-            rows.append(in_subprocess(code))
-            ceilings.append(ceiling_rate())
-            if rows[-1]["partial"] or float(rows[-1]["seconds"]) > 60:  # type: ignore[arg-type]
+            for variant, (python, tree, cwd) in variants.items():
+                code = CODE.format(
+                    src=tree, kwargs=kwargs, scenario=scenario, limit=args.time_limit
+                )
+                rows[variant].append(in_subprocess(code, python=python, cwd=cwd))
+                ceilings.append(ceiling_rate())
+            last = [r[-1] for r in rows.values()]
+            if any(r["partial"] or float(r["seconds"]) > 60 for r in last):  # type: ignore[arg-type]
                 break  # one long run is enough (and all the machine can spare)
-        rates = [int(r["states"]) / float(r["seconds"]) for r in rows]  # type: ignore[call-overload, arg-type]
-        rate = statistics.median(rates)
-        row = rows[rates.index(rate)] if rate in rates else rows[0]
-        grown = statistics.median(
-            (int(r["peak_rss_kib"]) - int(r["base_rss_kib"])) * 1024 / int(r["states"])  # type: ignore[call-overload]
-            for r in rows
-        )
         ceiling = statistics.median(ceilings)
-        partial = " (partial)" if row["partial"] else ""
-        print(
-            f"| {label} | {row['states']}{partial} | {float(row['seconds']):.1f} | "  # type: ignore[arg-type]
-            f"{rate:,.0f} | {grown:.0f} | {ceiling:,.0f} | {rate / ceiling:.3f} |",
-            flush=True,
-        )
+        rates = {v: _row(label + v, r, ceiling) for v, r in rows.items()}
+        if args.installed:
+            compiled = {bool(r["compiled"]) for r in rows[" [installed]"]}
+            speedup = rates[" [installed]"] / rates[""]
+            print(
+                f"same-run ratio installed/source states/s: {speedup:.2f} "
+                f"(installed build {'compiled' if compiled == {True} else 'pure Python'})",
+                flush=True,
+            )
+
+
+def _row(label: str, rows: list[dict[str, object]], ceiling: float) -> float:
+    """Print the table row of one case's runs; return the median states/s."""
+    rates = [int(r["states"]) / float(r["seconds"]) for r in rows]  # type: ignore[call-overload, arg-type]
+    rate: float = statistics.median(rates)
+    row = rows[rates.index(rate)] if rate in rates else rows[0]
+    grown = statistics.median(
+        (int(r["peak_rss_kib"]) - int(r["base_rss_kib"])) * 1024 / int(r["states"])  # type: ignore[call-overload]
+        for r in rows
+    )
+    partial = " (partial)" if row["partial"] else ""
+    print(
+        f"| {label} | {row['states']}{partial} | {float(row['seconds']):.1f} | "  # type: ignore[arg-type]
+        f"{rate:,.0f} | {grown:.0f} | {ceiling:,.0f} | {rate / ceiling:.3f} |",
+        flush=True,
+    )
+    return rate
 
 
 def _files(src: str) -> str:

@@ -74,8 +74,23 @@ if TYPE_CHECKING:
     from specmodel.structs.page import KvmMmuPage
     from specmodel.structs.role import KvmMmuPageRole
 
+    #: Whether the installed model is the mypyc-compiled build (docs/guide/install.rst).
+    compiled: bool
+
+
+def _compiled() -> bool:
+    """The model's modules are extension modules (a compiled wheel), not ``.py`` files."""
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.util.find_spec("specmodel.kernel.state")
+    return spec is not None and isinstance(spec.loader, importlib.machinery.ExtensionFileLoader)
+
 
 def __getattr__(name: str) -> Any:
+    if name == "compiled":
+        globals()[name] = value = _compiled()
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'specmodel' has no attribute {name!r}")
@@ -87,7 +102,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, "compiled"])
 
 
 __all__ = [
@@ -119,6 +134,7 @@ __all__ = [
     "VcpuMode",
     "Violation",
     "__version__",
+    "compiled",
     "explore",
     "is_obsolete_sp",
     "replay",

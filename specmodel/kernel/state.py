@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, NamedTuple, overload
 
+from mypy_extensions import mypyc_attr
+
 from specmodel.errors import UseAfterFree
 
 # Bits of the role word used by the model (positions as in union kvm_mmu_page_role).
@@ -44,6 +46,7 @@ HAZARD_ENTERED_OBSOLETE = 128  # a vCPU entered the guest on an obsolete root
 HAZARD_POISONED_POINTER = 256
 
 
+@mypyc_attr(native_class=False)  # mypyc: a native class cannot subclass UseAfterFree
 class PoisonedPointer(UseAfterFree):
     """A dereference of LIST_POISON1/2 (``list_del`` poisons an entry's ``next``/``prev``).
 
