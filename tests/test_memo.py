@@ -15,6 +15,7 @@ import pytest
 from differential import cases
 
 from specmodel import explore
+from specmodel.explorer import memo as memo_module
 from specmodel.explorer.memo import MemoProgram, memoised
 from specmodel.explorer.search import _Model
 from specmodel.kernel.config import Config
@@ -33,7 +34,7 @@ EXTRA: tuple[tuple[str, dict[str, Any]], ...] = (
 def _memoised(scenario: str, params: dict[str, Any]) -> bool:
     """Whether a search of this configuration runs a memo at all (a lone thread does not:
     both sides of the comparison would run the same code)."""
-    model = _Model(scenario, (), params)
+    model = _Model(scenario, (), params, memo=True)
     return model.search_programs != model.programs
 
 
@@ -65,7 +66,7 @@ def _same(a: Any, b: Any) -> None:
 def test_the_memo_keeps_every_verdict_count_and_trace(
     scenario: str, params: dict[str, Any], mutant: str | None, invariants: tuple[str, ...]
 ) -> None:
-    on = explore(scenario, mutant=mutant, invariants=invariants, **params)
+    on = explore(scenario, mutant=mutant, invariants=invariants, memo=True, **params)
     off = explore(scenario, mutant=mutant, invariants=invariants, memo=False, **params)
     _same(on, off)
 
@@ -77,7 +78,7 @@ def test_random_walks_walk_the_same_with_and_without_the_memo(seed: int) -> None
         ("fast_zap", {"vcpus": 2, "pages": 4}),
         ("page_reclaim", {"vcpus": 2, "steps": 2}),
     ):
-        on = explore(scenario, **kwargs, **params)
+        on = explore(scenario, memo=True, **kwargs, **params)
         off = explore(scenario, memo=False, **kwargs, **params)
         _same(on, off)
         assert (on.steps_walked, on.walks) == (off.steps_walked, off.walks)
@@ -97,7 +98,7 @@ def test_the_sharded_search_memoises_and_agrees() -> None:
 def test_the_memo_hits_and_recomputes_steps_that_touch_another_thread() -> None:
     """Every thread is memoised; a search that repeats vCPU steps answers most of them from
     the memo, and the zapper's request (it writes the vCPUs' locals) is recomputed."""
-    model = _Model("fast_zap", (), {"vcpus": 2, "pages": 6})
+    model = _Model("fast_zap", (), {"vcpus": 2, "pages": 6}, memo=True)
     assert all(isinstance(p, MemoProgram) for p in model.search_programs)
     assert _Model("fast_zap", (), {"vcpus": 2}, memo=False).search_programs == model.programs
     states = [model.initial]
@@ -186,7 +187,7 @@ def test_a_genuine_error_in_a_step_still_surfaces() -> None:
 
 def test_a_lone_thread_is_not_memoised() -> None:
     """With one thread every state is a new key: a memo would only cost."""
-    model = _Model("page_reclaim", (), {"vcpus": 1})
+    model = _Model("page_reclaim", (), {"vcpus": 1}, memo=True)
     assert model.search_programs == model.programs
     assert memoised(model.programs) == model.programs
 
@@ -194,7 +195,6 @@ def test_a_lone_thread_is_not_memoised() -> None:
 def test_a_memo_that_rarely_hits_is_dropped_after_its_probation() -> None:
     """Each call a new key (the own locals count up): after PROBATION_CALLS calls the memo
     is dropped and the program called directly, with the same answers."""
-    from specmodel.explorer import memo as memo_module
 
     def counter(state: State, tid: int, cfg: Config) -> list[Successor]:
         n = state.threads[tid][0]
@@ -207,3 +207,14 @@ def test_a_memo_that_rarely_hits_is_dropped_after_its_probation() -> None:
         assert succ.label == f"step {n}" and succ.state.threads == ((n + 1,), (0,))
     assert memo.off and not memo.memo
     assert memo.calls == memo_module.PROBATION_CALLS and memo.hits == 0
+
+
+def test_the_memo_is_on_by_default_where_the_model_is_pure_python() -> None:
+    """The tests run the source tree: pure Python, so a search memoises unless told not to;
+    a compiled build (.ci/run compares it with this one) runs without the memo."""
+    import specmodel.kernel.program as program
+
+    assert program.__file__ is not None and program.__file__.endswith(".py")
+    assert memo_module.MEMO_BY_DEFAULT is True
+    model = _Model("fast_zap", (), {"vcpus": 2})
+    assert all(isinstance(p, MemoProgram) for p in model.search_programs)

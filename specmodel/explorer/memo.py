@@ -30,16 +30,27 @@ from __future__ import annotations
 import sys
 from typing import Any, NoReturn
 
+from mypy_extensions import mypyc_attr
+
+import specmodel.kernel.program as program_module
 from specmodel.kernel.config import Config
 from specmodel.kernel.program import Program, Successor
 from specmodel.kernel.state import Pages, State, VmState
 
-__all__ = ["MEMO_ENTRIES", "MemoProgram", "memoised"]
+__all__ = ["MEMO_BY_DEFAULT", "MEMO_ENTRIES", "MemoProgram", "memoised"]
 
 #: Entries per thread program before the memo starts again (a cache: dropping it loses
 #: speed, never an answer). About 400 bytes an entry at 2 vCPUs; past 2**16 entries the hit
 #: rate gains little (measured on fast_zap and concurrent_zaps with 2 vCPUs).
 MEMO_ENTRIES = 1 << 16
+
+#: Whether searches memoise unless told (``explore(memo=None)``): in pure Python a hit costs
+#: a fraction of a step; with the kernel model compiled by mypyc a step costs less than the
+#: memo's bookkeeping (measured: fast_zap with 2 vCPUs and 16 pages 1.35x faster with the
+#: memo in pure Python, 1.25x slower compiled), so the compiled build runs without it.
+MEMO_BY_DEFAULT: bool = program_module.__file__ is not None and program_module.__file__.endswith(
+    ".py"
+)
 
 #: A memo that has answered fewer than one call in three after this many calls is dropped
 #: and the program called directly: a miss costs more than a plain step (the guarded run),
@@ -48,24 +59,37 @@ PROBATION_CALLS = 8192
 MIN_HIT_RATE = 1 / 3
 
 
+@mypyc_attr(native_class=False)  # mypyc: a native class cannot subclass BaseException
 class _Touched(BaseException):
     """A guarded step touched another thread's locals. A BaseException, so that no handler
     in a step (they catch the model's own errors) can swallow it."""
 
 
+def _touched(*_: object) -> NoReturn:
+    raise _Touched
+
+
+@mypyc_attr(native_class=False)  # mypyc: its dunders are assigned, not defined
 class _Hidden:
     """Stands for another thread's locals while a step runs for the memo."""
 
     __slots__ = ()
 
-    def _fail(self, *_: object) -> NoReturn:
-        raise _Touched
-
-    __getitem__ = __iter__ = __len__ = __bool__ = __contains__ = _fail
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _fail
+    __getitem__ = _touched
+    __iter__ = _touched
+    __len__ = _touched
+    __bool__ = _touched
+    __contains__ = _touched
+    __eq__ = _touched
+    __ne__ = _touched
+    __lt__ = _touched
+    __le__ = _touched
+    __gt__ = _touched
+    __ge__ = _touched
+    __hash__ = _touched
 
     def __getattr__(self, name: str) -> Any:
-        self._fail()
+        _touched()
 
 
 #: (label, vm, pages, the thread's own new locals) per successor
@@ -78,11 +102,11 @@ class MemoProgram:
     """``program`` with its successors memoised on (tid, own locals, vm, pages) wherever
     the step read and wrote nothing else (see the module docstring)."""
 
-    __slots__ = ("__name__", "_hidden", "calls", "hits", "memo", "off", "program", "touched")
+    __slots__ = ("_hidden", "calls", "hits", "memo", "name", "off", "program", "touched")
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self.__name__ = getattr(program, "__name__", repr(program))
+        self.name: str = getattr(program, "__name__", repr(program))
         self.memo: dict[tuple[int, object, int, int], _Entry] = {}
         self._hidden = _Hidden()
         #: steps answered from the memo, and steps computed afresh because they touched

@@ -24,7 +24,7 @@ from specmodel.errors import (
 )
 from specmodel.explorer.exprs import compile_invariant
 from specmodel.explorer.invariants import BUILTIN, REFUTABLE, Invariant
-from specmodel.explorer.memo import memoised
+from specmodel.explorer.memo import MEMO_BY_DEFAULT, memoised
 from specmodel.explorer.symmetry import canonical
 from specmodel.explorer.trace import Step, Trace, decode_schedule, encode_schedule
 from specmodel.explorer.visited import _MASK64, Fingerprints, Parents, fingerprint
@@ -143,7 +143,7 @@ class _Model:
         mutant: tuple[str, ...],
         params: Mapping[str, object],
         atomic_sections: bool = True,
-        memo: bool = True,
+        memo: bool | None = None,
     ):
         _, self.params, cfg, self.initial, self.programs, self.names = instantiate(
             scenario, mutant, params
@@ -151,6 +151,8 @@ class _Model:
         self.cfg = cfg if atomic_sections else dataclasses.replace(cfg, atomic_sections=False)
         #: what the searches step with: the programs, the declared ones memoised (memo.py);
         #: a replay runs the programs themselves
+        if memo is None:
+            memo = MEMO_BY_DEFAULT
         self.search_programs = memoised(self.programs) if memo else self.programs
         self.scenario = scenario
         self.mutant = mutant
@@ -372,7 +374,7 @@ def explore(
     workers: int = 1,
     ray_address: str | None = None,
     walks: int | None = None,
-    memo: bool = True,
+    memo: bool | None = None,
     **params: int | bool,
 ) -> Exploration:
     """Explore every interleaving of ``scenario`` (bounded by ``params``), checking the
@@ -405,8 +407,9 @@ def explore(
         the same setting.
     :param memo: memoise each thread's successors on its own locals, the VM and the pages
         wherever computing them touched no other thread's locals
-        (``specmodel.explorer.memo``; no verdict, count or trace changes). False computes
-        every step afresh, to check exactly that.
+        (``specmodel.explorer.memo``; no verdict, count or trace changes). None (the
+        default): on where the kernel model runs as pure Python, off in the compiled build,
+        where it costs more than it saves. False computes every step afresh.
     :param witness: named properties to look for: ``Exploration.witnesses[name]`` is True
         if some reachable state violates the property (an existence check; no early stop).
     :raises UnknownNameError: unknown scenario, mutant, strategy or excluded invariant.

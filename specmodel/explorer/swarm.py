@@ -43,7 +43,7 @@ class SwarmJob:
     time_limit: float | None
     atomic_sections: bool
     params: Mapping[str, int | bool]
-    memo: bool = True
+    memo: bool | None = None
 
     def plan(self, index: int) -> tuple[int, int | None]:
         """Seed and walk bound of search ``index``."""
@@ -111,7 +111,7 @@ def swarm(
     atomic_sections: bool = True,
     workers: int = 1,
     ray_address: str | None = None,
-    memo: bool = True,
+    memo: bool | None = None,
     **params: int | bool,
 ) -> Any:
     """Run ``walks`` random searches (default 4 per worker) of ``max_steps / walks`` steps
