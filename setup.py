@@ -148,6 +148,7 @@ class BuildExt(build_ext):
             extensions = list(mypycify(COMPILED, group_name=GROUP, target_dir=self.build_temp))
             sources = [src for ext in extensions for src in ext.sources if src.endswith(".c")]
             print(f"specmodel: {_keep_docstrings(sources)} docstrings kept", flush=True)
+            _unpickle_like_python(sources)
             return extensions
         except SystemExit as e:  # mypyc exits on a type error, after printing it
             message = f"mypyc failed (exit status {e.code}; its errors are above)"
@@ -281,6 +282,46 @@ def _keep_docstrings(c_files: list[str]) -> int:
             added += 1
         Path(path).write_text("".join(lines), encoding="utf-8")
     return added
+
+
+_SETSTATE = """
+/* specmodel (setup.py): unpickling sets each attribute with object.__setattr__, as pickle
+   does for a Python class (it fills __dict__): mypyc's CPyPickle_SetState calls setattr(),
+   which a frozen dataclass's __setattr__ refuses (FrozenInstanceError). */
+static PyObject *specmodel_pickle_setstate(PyObject *obj, PyObject *state)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    if (!PyDict_Check(state)) {
+        PyErr_SetString(PyExc_TypeError, "__setstate__ expects a dict");
+        return NULL;
+    }
+    while (PyDict_Next(state, &pos, &key, &value)) {
+        if (PyObject_GenericSetAttr(obj, key, value) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+"""
+
+
+def _unpickle_like_python(c_files: list[str]) -> None:
+    """Make compiled frozen dataclasses (Exploration, Violation, Config, ...) unpicklable:
+    a swarm's worker processes send their Exploration back pickled."""
+    use = "(PyCFunction)CPyPickle_SetState"
+    for path in c_files:
+        text = Path(path).read_text(encoding="utf-8")
+        if use not in text:
+            continue
+        first = text.index("static PyMethodDef ")
+        text = (
+            text[:first]
+            + _SETSTATE
+            + text[first:].replace(use, "(PyCFunction)specmodel_pickle_setstate")
+        )
+        Path(path).write_text(text, encoding="utf-8")
 
 
 def _describe(e: BaseException) -> str:

@@ -57,6 +57,9 @@ for scenario in scenario_names():
 e = explore("fast_zap", vcpus=2, pages=3, workers=2)
 metrics = repr(sorted(e.metrics.items()))
 out["sharded fast_zap"] = [e.holds, e.states, e.transitions, e.depth, metrics]
+out["pickle exploration"] = pickle.loads(pickle.dumps(e)) == e  # frozen dataclasses
+s = explore("fast_zap", strategy="random", workers=2, walks=2, max_steps=400, pages=3)
+out["swarm fast_zap"] = [s.holds, s.states, s.steps_walked, s.walks, s.depth, s.workers]
 out["replace"] = repr(dataclasses.replace(e, seconds=0.0, workers=1).metrics)
 out["describe"] = dataclasses.replace(e, seconds=0.0).describe()
 for name, inv in {**BUILTIN, **REFUTABLE}.items():
