@@ -117,6 +117,9 @@ class BuildExt(build_ext):
                 print(f"{ENV}=1 ignored: an editable install is never compiled", flush=True)
             return
         try:
+            # extension modules an earlier build left in build/ for modules no longer
+            # compiled would otherwise ship, and import a library that lacks them
+            self._discard_outputs()
             self._set_extensions(self._mypycify())
             super().run()
         except Exception as e:  # CompileFailed, or the C compiler's or linker's error
@@ -169,7 +172,8 @@ class BuildExt(build_ext):
     def _discard_outputs(self) -> None:
         """Remove every extension module from the build folder: this build's partial ones,
         and those an earlier compiled build left there (build/ persists between builds in
-        the source tree), which the pure wheel would otherwise ship."""
+        the source tree), which a pure wheel, or a compiled one of other modules, would
+        otherwise ship."""
         for path in Path(self.build_lib, "specmodel").rglob("*"):
             if path.suffix in (".so", ".pyd"):
                 path.unlink()
