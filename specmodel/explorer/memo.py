@@ -109,8 +109,9 @@ class MemoProgram:
         self.name: str = getattr(program, "__name__", repr(program))
         self.memo: dict[tuple[int, object, int, int], _Entry] = {}
         self._hidden = _Hidden()
-        #: steps answered from the memo, and steps computed afresh because they touched
-        #: another thread (for tests and profiles)
+        #: calls whose key the memo held (answered from it, or already known to touch
+        #: another thread), and calls computed afresh because the step touches another
+        #: thread (for tests and profiles)
         self.hits = 0
         self.touched = 0
         self.calls = 0
