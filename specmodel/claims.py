@@ -24,10 +24,11 @@ import pkgutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from specmodel.builtin_claims import BUILTIN_PACKAGE, source_tree_folder
+from specmodel.builtin_claims import builtin_claim_dirs as builtin_claim_dirs  # re-exported
 from specmodel.errors import BadParameterError, ClaimDefinitionError, UnknownNameError
 from specmodel.explorer import Exploration, explore
 from specmodel.explorer.invariants import BUILTIN
@@ -36,8 +37,6 @@ from specmodel.kernel.mutants import MUTANTS
 from specmodel.kernel.scenarios import get_scenario, scenario_names
 
 CLAIM_MARKER = "__specmodel_claim__"
-#: Where the built-in claims are installed (the repository's ``checks/`` folder).
-BUILTIN_PACKAGE = "specmodel.checks"
 #: The id prefix the docs use for them: ``checks.<module>.<name>``.
 BUILTIN_PREFIX = "checks"
 ParamValue = int | bool
@@ -284,7 +283,7 @@ def builtin_package() -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name != BUILTIN_PACKAGE:
             raise
-    folder = Path(__file__).resolve().parent.parent / "checks"
+    folder = source_tree_folder()
     spec = importlib.util.spec_from_file_location(
         BUILTIN_PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)]
     )
@@ -301,11 +300,6 @@ def builtin_package() -> ModuleType:
         del sys.modules[BUILTIN_PACKAGE]
         raise
     return module
-
-
-def builtin_claim_dirs() -> tuple[Path, ...]:
-    """The folders holding the built-in claims' sources (for cache fingerprints)."""
-    return tuple(Path(p) for p in builtin_package().__path__)
 
 
 def import_claim_module(id_module: str) -> ModuleType:

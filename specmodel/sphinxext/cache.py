@@ -15,7 +15,6 @@ import contextlib
 import functools
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import os
 import tempfile
@@ -23,11 +22,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from specmodel.builtin_claims import builtin_claim_dirs
 from specmodel.sphinxext.records import Dependency, Job, Outcome
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
-#: The package the built-in claims are installed as (``specmodel.claims.BUILTIN_PACKAGE``).
-BUILTIN_CLAIMS = "specmodel.checks"
 #: Bump when the entry format or the meaning of a key changes.
 SCHEMA = "specmodel-cache/2"
 #: Configuration values that cannot change a verdict (where the cache is, how many
@@ -48,21 +46,6 @@ def specmodel_version() -> str:
 def _source_roots() -> Iterator[Path]:
     yield _PACKAGE_DIR
     yield from builtin_claim_dirs()
-
-
-def builtin_claim_dirs() -> tuple[Path, ...]:
-    """The folders of the built-in claims, ``specmodel.checks``, found without importing
-    :mod:`specmodel.claims` (which imports the whole model: a third of a warm build's time).
-
-    The same folders as :func:`specmodel.claims.builtin_claim_dirs`: the installed package's
-    (wheel or editable), else, in a source tree used without installing, the ``checks/``
-    folder beside the ``specmodel`` package.
-    """
-    spec = importlib.util.find_spec(BUILTIN_CLAIMS)
-    if spec is not None and spec.submodule_search_locations:
-        return tuple(Path(p) for p in spec.submodule_search_locations)
-    folder = _PACKAGE_DIR.parent / "checks"
-    return (folder,) if folder.is_dir() else ()
 
 
 def package_sources() -> list[Path]:

@@ -273,8 +273,8 @@ def _preload_claims() -> None:
     is left to the workers, whose checks report it as they always have."""
     if _PRELOADED:
         return
+    from specmodel.builtin_claims import builtin_claim_dirs
     from specmodel.claims import all_claims
-    from specmodel.sphinxext.cache import builtin_claim_dirs
 
     loaded = set(project_modules().values())
     hashes = {}

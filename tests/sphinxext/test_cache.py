@@ -270,7 +270,8 @@ def test_the_same_check_in_two_documents_runs_once(make_app: Any, tmp_path: Path
 
 _FINGERPRINT = """\
 import sys
-from specmodel.sphinxext.cache import builtin_claim_dirs, fingerprint
+from specmodel.builtin_claims import builtin_claim_dirs
+from specmodel.sphinxext.cache import fingerprint
 print(fingerprint())
 print([m for m in ("specmodel.claims", "specmodel.explorer") if m in sys.modules])
 print([str(p) for p in builtin_claim_dirs()])
@@ -285,9 +286,10 @@ def test_the_fingerprint_covers_the_built_in_claims_without_importing_the_model(
     assert run.returncode == 0, run.stderr
     _, imported, dirs = run.stdout.splitlines()
     assert imported == "[]"
-    from specmodel.claims import builtin_claim_dirs
+    # the folders the imported package itself searches
+    from specmodel.claims import builtin_package
 
-    assert dirs == repr([str(p) for p in builtin_claim_dirs()])
+    assert dirs == repr([str(p) for p in builtin_package().__path__])
     # a source tree used without installing (no site-packages, so no editable finder): the
     # checks/ folder beside the package
     root = Path(__file__).resolve().parents[2]
