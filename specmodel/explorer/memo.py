@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 
 from mypy_extensions import mypyc_attr
 
-import specmodel.kernel.program as program_module
+from specmodel import _compiled
 from specmodel.kernel.config import Config
 from specmodel.kernel.program import Program, Successor
 from specmodel.kernel.state import Pages, State, VmState
@@ -48,9 +48,7 @@ MEMO_ENTRIES = 1 << 16
 #: a fraction of a step; with the kernel model compiled by mypyc a step costs less than the
 #: memo's bookkeeping (measured: fast_zap with 2 vCPUs and 16 pages 1.35x faster with the
 #: memo in pure Python, 1.25x slower compiled), so the compiled build runs without it.
-MEMO_BY_DEFAULT: bool = program_module.__file__ is not None and program_module.__file__.endswith(
-    ".py"
-)
+MEMO_BY_DEFAULT: bool = not _compiled()
 
 #: A memo that has answered fewer than one call in three after this many calls is dropped
 #: and the program called directly: a miss costs more than a plain step (the guarded run),

@@ -149,8 +149,8 @@ class _Model:
             scenario, mutant, params
         )
         self.cfg = cfg if atomic_sections else dataclasses.replace(cfg, atomic_sections=False)
-        #: what the searches step with: the programs, the declared ones memoised (memo.py);
-        #: a replay runs the programs themselves
+        #: what the searches step with: the programs, memoised unless ``memo`` is False
+        #: (memo.py); a replay runs the programs themselves
         if memo is None:
             memo = MEMO_BY_DEFAULT
         self.search_programs = memoised(self.programs) if memo else self.programs
