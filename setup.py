@@ -315,6 +315,7 @@ def _unpickle_like_python(c_files: list[str]) -> None:
     """Make compiled frozen dataclasses (Exploration, Violation, Config, ...) unpicklable:
     a swarm's worker processes send their Exploration back pickled."""
     use = "(PyCFunction)CPyPickle_SetState"
+    patched = 0
     for path in c_files:
         text = Path(path).read_text(encoding="utf-8")
         if use not in text:
@@ -326,6 +327,11 @@ def _unpickle_like_python(c_files: list[str]) -> None:
             + text[first:].replace(use, "(PyCFunction)specmodel_pickle_setstate")
         )
         Path(path).write_text(text, encoding="utf-8")
+        patched += 1
+    if not patched:
+        # the compiled modules do have frozen dataclasses (search.py's Exploration): a
+        # mypyc that no longer writes this call needs this patch looked at, not skipped
+        raise CompileFailed(f"no {use} in mypyc's output to make unpickling work")
 
 
 def _describe(e: BaseException) -> str:

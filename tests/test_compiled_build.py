@@ -179,3 +179,41 @@ def test_specmodel_compiled_tells_the_pure_source_from_a_compiled_install() -> N
     assert "compiled" in specmodel.__all__ and "compiled" in dir(specmodel)
     assert specmodel.compiled is False
     assert Path(specmodel.explorer.search.__file__).suffix == ".py"
+
+
+def _setup_functions(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """setup.py's module globals, its closing setup() call made a no-op."""
+    import runpy
+
+    import setuptools
+
+    monkeypatch.setattr(setuptools, "setup", lambda **_: None)
+    monkeypatch.delenv("SPECMODEL_COMPILE", raising=False)
+    return runpy.run_path(str(REPO / "setup.py"), run_name="specmodel_setup")
+
+
+def test_the_unpickling_patch_applies_or_fails_the_compilation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mypyc's generated C with the pickling call gets specmodel's; C without it anywhere
+    (a mypyc that changed its output) fails the compilation instead of building a wheel
+    whose frozen dataclasses cannot be unpickled (a swarm would hang)."""
+    found = _setup_functions(monkeypatch)
+    patch = found["_unpickle_like_python"]
+    written = tmp_path / "search.c"
+    written.write_text(
+        "static PyMethodDef search_methods[] = {\n"
+        '    {"__setstate__", (PyCFunction)CPyPickle_SetState, METH_O, NULL},\n'
+        "};\n"
+    )
+    patch([str(written)])  # type: ignore[operator]
+    text = written.read_text()
+    assert "(PyCFunction)specmodel_pickle_setstate" in text
+    assert "CPyPickle_SetState" not in text.split("static PyMethodDef")[1]
+    other = tmp_path / "other.c"
+    other.write_text("static PyMethodDef other_methods[] = {\n};\n")
+    with pytest.raises(found["CompileFailed"]) as info:  # type: ignore[call-overload]
+        patch([str(other)])  # type: ignore[operator]
+    assert str(info.value) == (
+        "no (PyCFunction)CPyPickle_SetState in mypyc's output to make unpickling work"
+    )
